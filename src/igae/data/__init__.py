@@ -1,0 +1,1 @@
+"""Data phase: cameras, 3D assets and procedural objects, CPU rendering, scene datasets, real images."""

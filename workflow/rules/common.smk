@@ -1,0 +1,39 @@
+# Shared helpers: the resolved configuration, the scene plan and the command that runs the igae package.
+import os
+import sys
+from pathlib import Path
+
+from snakemake.settings.types import DeploymentMethod
+
+from igae.cli import format_flags
+from igae.config import resolve_params
+from igae.data.plan import plan_scenes
+
+SCHEMA = Path(workflow.current_basedir).parent / "schemas" / "params.schema.yaml"
+CFG = resolve_params(config, SCHEMA)
+SCENES = {spec.scene_id: spec for spec in plan_scenes(CFG)}
+
+# Rules call the `igae` command. With --use-conda the rule's environment provides it; otherwise it must be
+# the one installed beside the interpreter running Snakemake, whatever else is on PATH.
+envvars:
+    "PATH",
+
+
+if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+wildcard_constraints:
+    scene="[A-Za-z0-9][A-Za-z0-9_-]*",
+
+
+def scene_asset(wildcards):
+    return SCENES[wildcards.scene].asset
+
+
+def scene_param(name):
+    return lambda wildcards: getattr(SCENES[wildcards.scene], name)
+
+
+def procedural_seed(wildcards):
+    return SCENES[wildcards.scene].seed

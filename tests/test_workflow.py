@@ -1,0 +1,110 @@
+"""The Snakemake workflow: lint, a micro render run through Snakemake, preset switching, DVC wiring."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+BIN = Path(sys.executable).parent
+
+
+def snakemake(repo: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    command = [str(BIN / "snakemake"), "--snakefile", str(repo / "Snakefile"), "--directory", str(workdir), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+
+
+def write_params(repo: Path, workdir: Path, edit) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    edit(params)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def micro(params: dict) -> None:
+    params["render"].update(image_size=32, samples_per_pixel=2)
+    params["scenes"]["igae_train"].update(count=2, views=4)
+    params["scenes"]["eval"].update(count=1, views=5)
+    params["real_images"].update(crops_per_photo=1)
+
+
+def test_lint_is_clean(repo):
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=repo, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_render_stage_runs_through_snakemake(repo, tmp_path):
+    write_params(repo, tmp_path, micro)
+    result = snakemake(repo, tmp_path, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    index = json.loads((tmp_path / "results/renders/index.json").read_text())
+    assert index["counts"] == {"igae_train": 2, "eval": 1}
+    eval_scene = Path(tmp_path / index["splits"]["eval"][0]["path"])
+    assert index["splits"]["eval"][0] == {
+        "scene": "proc-eval-000", "dataset": "procedural", "path": "results/renders/proc-eval-000",
+        "train_views": 4, "test_views": 1,
+    }
+    assert len(list((eval_scene / "images").glob("*.png"))) == 5
+    assert (eval_scene / "transforms.json").is_file() and (eval_scene / "transforms_opencv.json").is_file()
+    real = json.loads((tmp_path / "results/real_images/index.json").read_text())
+    assert len(real["heldout"]) == 3 and len(real["train"]) > 3
+    for rule in ("render_scene", "generate_procedural_object"):
+        assert any((tmp_path / "logs/render" / rule).iterdir()) and any((tmp_path / "benchmarks/render" / rule).iterdir())
+    # A second run has nothing to do.
+    again = snakemake(repo, tmp_path, "--cores", "2", "-n")
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_paper_preset_plans_asset_scenes(repo, tmp_path, pybullet_data):
+    assets = tmp_path / "resources/assets"
+    for split, names in (("igae_train", ["duck.obj", "soccerball.obj", "cube.obj"]), ("eval/cake", ["bunny.obj"])):
+        (assets / split).mkdir(parents=True)
+        for name in names:
+            shutil.copy(pybullet_data / name, assets / split / name)
+    (tmp_path / "resources/imagenet").mkdir(parents=True)
+
+    def paper(params):
+        params["preset"] = "paper"
+        params["presets"]["paper"]["scenes"]["igae_train"]["count"] = 2
+
+    write_params(repo, tmp_path, paper)
+    result = snakemake(repo, tmp_path, "-n", "-p", "--cores", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert "generate_procedural_object" not in out
+    # The first 2 training assets in sorted order, and every evaluation asset, tagged with its category.
+    assert "results/renders/cube" in out and "results/renders/duck" in out and "results/renders/soccerball" not in out
+    assert "results/renders/cake-bunny" in out and "--dataset cake" in out
+    assert "--samples-per-pixel 64" in out and "--up-axis y" in out
+
+
+def test_bad_configuration_stops_snakemake_naming_the_key(repo, tmp_path):
+    write_params(repo, tmp_path, lambda p: p["render"].update(camera_distanse=1.3))
+    result = snakemake(repo, tmp_path, "-n", "--cores", "1")
+    assert result.returncode != 0
+    assert "unknown key 'render.camera_distanse'" in result.stdout + result.stderr
+
+
+def test_missing_asset_folder_stops_snakemake(repo, tmp_path):
+    write_params(repo, tmp_path, lambda p: p.update(preset="paper"))
+    result = snakemake(repo, tmp_path, "-n", "--cores", "1")
+    assert result.returncode != 0
+    assert "asset folder 'resources/assets/igae_train' does not exist" in result.stdout + result.stderr
+
+
+def test_dvc_stage_wraps_the_snakemake_target(repo):
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    render = stages["render"]
+    assert render["cmd"].startswith("snakemake render_all ")
+    outs = [next(iter(out)) for out in render["outs"]]
+    assert outs == ["results/assets", "results/renders", "results/real_images"]
+    assert all(next(iter(out.values()))["persist"] for out in render["outs"])
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    assert set(render["params"]) == set(params)  # the stage reruns on any configuration change

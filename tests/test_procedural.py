@@ -55,7 +55,9 @@ def test_normalised_object_is_centred_inside_the_unit_cube(tmp_path):
     loaded_vertices = np.concatenate([p.vertices for p in loaded])
     nearest = np.min(np.linalg.norm(loaded_vertices[:, None] - vertices[None], axis=-1), axis=1)
     assert nearest.max() < 1e-6
-    np.testing.assert_allclose([loaded_vertices.min(0), loaded_vertices.max(0)], [vertices.min(0), vertices.max(0)], atol=1e-6)
+    np.testing.assert_allclose(
+        [loaded_vertices.min(0), loaded_vertices.max(0)], [vertices.min(0), vertices.max(0)], atol=1e-6
+    )
     # Every texture survives the GLB round trip (8-bit PNG quantisation only); parts may come back reordered.
     for part in loaded:
         assert min(np.abs(part.texture - original.texture).max() for original in parts) <= 1 / 255 + 1e-6

@@ -48,15 +48,20 @@ def test_render_stage_runs_through_snakemake(repo, tmp_path):
     assert index["counts"] == {"igae_train": 2, "eval": 1}
     eval_scene = Path(tmp_path / index["splits"]["eval"][0]["path"])
     assert index["splits"]["eval"][0] == {
-        "scene": "proc-eval-000", "dataset": "procedural", "path": "results/renders/proc-eval-000",
-        "train_views": 4, "test_views": 1,
+        "scene": "proc-eval-000",
+        "dataset": "procedural",
+        "path": "results/renders/proc-eval-000",
+        "train_views": 4,
+        "test_views": 1,
     }
     assert len(list((eval_scene / "images").glob("*.png"))) == 5
     assert (eval_scene / "transforms.json").is_file() and (eval_scene / "transforms_opencv.json").is_file()
     real = json.loads((tmp_path / "results/real_images/index.json").read_text())
     assert len(real["heldout"]) == 3 and len(real["train"]) > 3
     for rule in ("render_scene", "generate_procedural_object"):
-        assert any((tmp_path / "logs/render" / rule).iterdir()) and any((tmp_path / "benchmarks/render" / rule).iterdir())
+        assert any((tmp_path / "logs/render" / rule).iterdir()) and any(
+            (tmp_path / "benchmarks/render" / rule).iterdir()
+        )
     # A second run has nothing to do.
     again = snakemake(repo, tmp_path, "--cores", "2", "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr

@@ -86,7 +86,9 @@ def resolve_params(params: dict, schema_path: Path = DEFAULT_SCHEMA, origin: str
         raise ConfigError(f"invalid configuration ({origin}): missing mapping 'presets'")
     preset = params.get("preset")
     if preset not in presets:
-        raise ConfigError(f"invalid configuration ({origin}): 'preset' is {preset!r}: expected one of {sorted(presets)}")
+        raise ConfigError(
+            f"invalid configuration ({origin}): 'preset' is {preset!r}: expected one of {sorted(presets)}"
+        )
     resolved = None
     for name, override in presets.items():
         if not isinstance(override, dict):
@@ -100,7 +102,9 @@ def resolve_params(params: dict, schema_path: Path = DEFAULT_SCHEMA, origin: str
     return resolved
 
 
-def load_params(path: Path = Path("params.yaml"), overrides: dict[str, Any] | None = None, schema_path: Path = DEFAULT_SCHEMA) -> dict:
+def load_params(
+    path: Path = Path("params.yaml"), overrides: dict[str, Any] | None = None, schema_path: Path = DEFAULT_SCHEMA
+) -> dict:
     """Read, override (top-level keys, as ``snakemake --config``) and resolve a params file."""
     params = load_yaml(path)
     params.update(overrides or {})

@@ -57,7 +57,7 @@ class Intrinsics:
         return math.degrees(2.0 * math.atan(self.width / (2.0 * self.fx)))
 
 
-def look_at_opencv(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
+def look_at_opencv(eye: np.ndarray, target: np.ndarray, up: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> np.ndarray:
     """OpenCV cam2world [4, 4] for a camera at ``eye`` [3] looking at ``target`` [3], with no roll.
 
     The image's upward direction (-y) is the projection of ``up`` on the image plane. When the view

@@ -56,7 +56,9 @@ def discover_assets(folder: Path) -> dict[str, Path]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise AssetError(f"asset folder '{folder}' does not exist (expected a folder of {'/'.join(MESH_SUFFIXES)} files)")
+        raise AssetError(
+            f"asset folder '{folder}' does not exist (expected a folder of {'/'.join(MESH_SUFFIXES)} files)"
+        )
     found: dict[str, Path] = {}
     for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in MESH_SUFFIXES and p.is_file()):
         scene_id = scene_id_from_path(path.relative_to(folder))
@@ -96,7 +98,12 @@ def _part_from_trimesh(mesh) -> MeshPart:
         mesh.unmerge_vertices()
         face_colors = np.asarray(mesh.visual.face_colors[:, :3], float) / 255.0
         vertex_colors = np.repeat(face_colors, 3, axis=0)
-        return MeshPart(np.asarray(mesh.vertices, float), np.arange(len(faces) * 3).reshape(-1, 3), None, vertex_colors=vertex_colors)
+        return MeshPart(
+            np.asarray(mesh.vertices, float),
+            np.arange(len(faces) * 3).reshape(-1, 3),
+            None,
+            vertex_colors=vertex_colors,
+        )
     if visual.kind == "vertex":
         return MeshPart(vertices, faces, normals, vertex_colors=np.asarray(visual.vertex_colors[:, :3], float) / 255.0)
     return MeshPart(vertices, faces, normals)

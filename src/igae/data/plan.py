@@ -48,7 +48,9 @@ def _asset_scenes(split: str, block: dict, seed: int) -> list[SceneSpec]:
     for index, (scene_id, path) in enumerate(assets):
         relative = path.relative_to(folder)
         dataset = relative.parts[0] if len(relative.parts) > 1 else folder.name
-        specs.append(SceneSpec(scene_id, split, dataset, path, block["views"], scene_seed(seed, split, index), block["up_axis"]))
+        specs.append(
+            SceneSpec(scene_id, split, dataset, path, block["views"], scene_seed(seed, split, index), block["up_axis"])
+        )
     return specs
 
 
@@ -64,7 +66,17 @@ def plan_scenes(params: dict) -> list[SceneSpec]:
             for index in range(block["count"]):
                 scene_id = f"proc-{short}-{index:03d}"
                 asset = PROCEDURAL_ASSET_DIR / f"{scene_id}.glb"
-                specs.append(SceneSpec(scene_id, split, "procedural", asset, block["views"], scene_seed(params["seed"], split, index), "z"))
+                specs.append(
+                    SceneSpec(
+                        scene_id,
+                        split,
+                        "procedural",
+                        asset,
+                        block["views"],
+                        scene_seed(params["seed"], split, index),
+                        "z",
+                    )
+                )
     seen: dict[str, str] = {}
     for spec in specs:
         if spec.scene_id in seen:

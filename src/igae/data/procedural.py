@@ -126,7 +126,9 @@ def procedural_texture(kind: str, size: int, rng: np.random.Generator) -> np.nda
         ty, tx = (y * 4) % 1, (x * 4) % 1
         smooth = lambda t: t * t * (3 - 2 * t)  # noqa: E731 - smoothstep weight
         top = coarse[index_y, index_x] * (1 - smooth(tx)) + coarse[index_y, (index_x + 1) % 4] * smooth(tx)
-        bottom = coarse[(index_y + 1) % 4, index_x] * (1 - smooth(tx)) + coarse[(index_y + 1) % 4, (index_x + 1) % 4] * smooth(tx)
+        bottom = coarse[(index_y + 1) % 4, index_x] * (1 - smooth(tx)) + coarse[
+            (index_y + 1) % 4, (index_x + 1) % 4
+        ] * smooth(tx)
         mask = top * (1 - smooth(ty)) + bottom * smooth(ty)
     elif kind == "gradient":
         mask = 0.5 - 0.5 * np.cos(2 * math.pi * y)

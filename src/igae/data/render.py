@@ -127,6 +127,10 @@ class MeshRenderer:
     def render(self, cam2world_opencv: np.ndarray, view_index: int = 0) -> np.ndarray:  # [H, W, 3] uint8 sRGB
         """Render one view on a white background (alpha-composited in linear light, then sRGB-encoded)."""
         mi = _mitsuba()
-        rgba = np.array(mi.render(self._scene, sensor=self._sensor(cam2world_opencv), seed=(self.seed * 100003 + view_index) % 2**32))
+        rgba = np.array(
+            mi.render(
+                self._scene, sensor=self._sensor(cam2world_opencv), seed=(self.seed * 100003 + view_index) % 2**32
+            )
+        )
         linear = rgba[..., :3] + (1.0 - np.clip(rgba[..., 3:4], 0.0, 1.0))  # film RGB is zero where rays miss
         return np.round(linear_to_srgb(linear) * 255.0).astype(np.uint8)

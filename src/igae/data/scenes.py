@@ -110,13 +110,25 @@ def render_views(
         now = time.perf_counter()
         if now - last_report > 5.0 or index + 1 == views:
             rate = (index + 1) / (now - start)
-            log.info("%s: view %d/%d, %.1f views/s, ETA %.0fs", out_dir.name, index + 1, views, rate, (views - index - 1) / rate)
+            log.info(
+                "%s: view %d/%d, %.1f views/s, ETA %.0fs",
+                out_dir.name,
+                index + 1,
+                views,
+                rate,
+                (views - index - 1) / rate,
+            )
             last_report = now
     elapsed = time.perf_counter() - start
     nerfstudio, opencv = transforms_documents(cam2worlds, file_paths, intrinsics, test_views)
     write_json_atomic(out_dir / "transforms.json", nerfstudio)
     write_json_atomic(out_dir / "transforms_opencv.json", opencv)
-    return {"views": views, "train_views": views - len(test_views), "test_views": len(test_views), "render_seconds": round(elapsed, 3)}
+    return {
+        "views": views,
+        "train_views": views - len(test_views),
+        "test_views": len(test_views),
+        "render_seconds": round(elapsed, 3),
+    }
 
 
 def render_scene(
@@ -126,7 +138,7 @@ def render_scene(
     views: int,
     seed: int,
     settings: RenderSettings,
-    lighting: Lighting = Lighting(),
+    lighting: Lighting = Lighting(),  # noqa: B008 - frozen, immutable default
     up_axis: str = "z",
     metadata: dict | None = None,
 ) -> dict:

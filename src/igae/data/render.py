@@ -7,6 +7,7 @@ assumes), rendered with an alpha channel and composited over a white background.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,14 +86,15 @@ class MeshRenderer:
         self,
         parts: list[MeshPart],
         intrinsics: Intrinsics,
-        samples_per_pixel: int = 32,
+        samples_per_pixel: int = 36,
         lighting: Lighting = Lighting(),
         seed: int = 0,
     ) -> None:
         if intrinsics.width != intrinsics.height or intrinsics.cx * 2 != intrinsics.width:
             raise ValueError("the renderer supports square images with a centred principal point")
         self.intrinsics = intrinsics
-        self.samples_per_pixel = samples_per_pixel
+        # Stratified (jittered-grid) sampling needs a square count: round up, as Mitsuba would.
+        self.samples_per_pixel = math.ceil(math.sqrt(samples_per_pixel)) ** 2
         self.seed = seed
         mi = _mitsuba()
         self._scene_dict = {
@@ -120,7 +122,7 @@ class MeshRenderer:
                     "pixel_format": "rgba",
                     "rfilter": {"type": "box"},
                 },
-                "sampler": {"type": "multijitter", "sample_count": self.samples_per_pixel},
+                "sampler": {"type": "stratified", "sample_count": self.samples_per_pixel},
             }
         )
 

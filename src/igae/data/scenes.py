@@ -37,7 +37,7 @@ class RenderSettings:
     camera_distance: float = 1.3
     object_radius: float = 0.5  # assets are scaled to fit in this sphere (inside [-1, 1]^3)
     test_fraction: float = 0.1
-    samples_per_pixel: int = 32
+    samples_per_pixel: int = 36  # rounded up to a square (stratified sampling)
 
     @property
     def intrinsics(self) -> Intrinsics:

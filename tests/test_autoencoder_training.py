@@ -1,0 +1,118 @@
+"""The embedded autoencoder's training (loss goes down, resume after a kill) and the AE evaluation outputs."""
+
+import json
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from diffusers import AutoencoderKL
+from PIL import Image
+
+import igae.autoencoders.embedded as embedded
+from igae.autoencoders.model import load_autoencoder
+from igae.autoencoders.normalizer import TanhNormalizer
+from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
+from igae.evaluation.autoencoder import evaluate_autoencoder
+
+ARCHITECTURE = EmbeddedArchitecture(latent_channels=4, block_out_channels=(8, 8, 16, 16), norm_num_groups=4,
+                                    mid_block_attention=False)
+
+
+def photo_crops(count: int = 12, size: int = 32) -> torch.Tensor:
+    """uint8 [count, 3, size, size] crops of a packaged photograph."""
+    photo = skimage.data.chelsea()
+    crops = [photo[40 + 17 * i : 40 + 17 * i + size, 60 + 23 * i : 60 + 23 * i + size] for i in range(count)]
+    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+
+
+def training(**overrides) -> EmbeddedTraining:
+    values = dict(steps=30, batch_size=4, crop_size=16, learning_rate=3e-3, warmup_steps=2, log_every=5,
+                  validate_every=15, checkpoint_every=10)
+    return EmbeddedTraining(**{**values, **overrides})
+
+
+def test_micro_training_lowers_the_loss_and_saves_a_diffusers_folder(tmp_path):
+    images = photo_crops()
+    torch.manual_seed(0)
+    before = embedded.reconstruction_psnr(embedded.build_embedded_autoencoder(ARCHITECTURE, 32).eval(), images)
+    record = embedded.train_embedded_autoencoder(
+        images, tmp_path / "ae", architecture=ARCHITECTURE, training=training(), work_dir=tmp_path / "work",
+        validation_images={"heldout": images[:4]},
+    )
+    after = embedded.reconstruction_psnr(load_autoencoder(tmp_path / "ae"), images)
+    assert after > before + 3.0, (before, after)  # the training loss (mostly MSE) went down
+    header = (tmp_path / "work/metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"step", "loss", "mse", "kl", "lr", "psnr_heldout"} <= set(header)
+    assert list((tmp_path / "work/tensorboard").iterdir())
+    assert not (tmp_path / "work/checkpoint.pt").exists()  # removed once the model is saved
+    model = AutoencoderKL.from_pretrained(tmp_path / "ae")
+    assert model.config.latent_channels == 4
+    assert json.loads((tmp_path / "ae/training.json").read_text())["steps"] == record["steps"] == 30
+
+
+def test_training_resumes_after_a_kill_and_ends_where_an_uninterrupted_run_ends(tmp_path, monkeypatch):
+    images = photo_crops()
+    settings = training(steps=12, checkpoint_every=4, validate_every=100)
+    embedded.train_embedded_autoencoder(images, tmp_path / "straight", architecture=ARCHITECTURE,
+                                        training=settings, work_dir=tmp_path / "work-straight")
+
+    class Killed(Exception):
+        pass
+
+    saves = []
+    real_save = embedded.save_checkpoint
+
+    def save_then_die(path, state):
+        real_save(path, state)
+        saves.append(state["step"])
+        if state["step"] == 8:
+            raise Killed  # the process dies right after its second checkpoint
+
+    monkeypatch.setattr(embedded, "save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        embedded.train_embedded_autoencoder(images, tmp_path / "resumed", architecture=ARCHITECTURE,
+                                            training=settings, work_dir=tmp_path / "work")
+    assert saves == [4, 8] and not (tmp_path / "resumed").exists()  # nothing half-written
+    monkeypatch.setattr(embedded, "save_checkpoint", real_save)
+    record = embedded.train_embedded_autoencoder(images, tmp_path / "resumed", architecture=ARCHITECTURE,
+                                                 training=settings, work_dir=tmp_path / "work")
+    assert record["resumed_from_step"] == 8
+    steps = [int(row.split(",")[0]) for row in (tmp_path / "work/metrics.csv").read_text().splitlines()[1:]]
+    assert steps == sorted(set(steps)) and steps[-1] == 12  # no duplicated rows after the resume
+    straight = load_autoencoder(tmp_path / "straight").model.state_dict()
+    resumed = load_autoencoder(tmp_path / "resumed").model.state_dict()
+    for key, value in straight.items():
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
+    images = photo_crops()
+    work = tmp_path / "work"
+    work.mkdir()
+    embedded.save_checkpoint(work / "checkpoint.pt", {"fingerprint": "other", "step": 5})
+    record = embedded.train_embedded_autoencoder(images, tmp_path / "ae", architecture=ARCHITECTURE,
+                                                 training=training(steps=3), work_dir=work)
+    assert record["resumed_from_step"] == 0
+
+
+def test_autoencoder_evaluation_writes_json_csv_and_figure(tmp_path):
+    images = photo_crops(6)
+    paths = []
+    for index, image in enumerate(images):
+        paths.append(tmp_path / f"img_{index}.png")
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(paths[-1])
+    torch.manual_seed(0)
+    autoencoder = embedded.build_embedded_autoencoder(ARCHITECTURE, 32)
+    result = evaluate_autoencoder(
+        autoencoder, {"real": paths[:4], "rendered": paths[4:]}, tmp_path / "metrics.json",
+        normalizer=TanhNormalizer(0.02), figure=tmp_path / "grid.png",
+    )
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(result))
+    assert saved["sets"]["real"]["images"] == 4 and saved["sets"]["rendered"]["images"] == 2
+    for name in ("real", "rendered"):
+        assert 0 < saved["sets"][name]["psnr"] < 60 and 0 <= saved["sets"][name]["lpips"] <= 1.5
+    assert len(saved["latent_background"]) == 4 and saved["posterior"] == "sample"
+    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 7
+    assert Image.open(tmp_path / "grid.png").size == (4 * 32, 4 * 32)  # 4 rows: originals, reconstructions x 2

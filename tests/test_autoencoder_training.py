@@ -15,8 +15,9 @@ from igae.autoencoders.normalizer import TanhNormalizer
 from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
 from igae.evaluation.autoencoder import evaluate_autoencoder
 
-ARCHITECTURE = EmbeddedArchitecture(latent_channels=4, block_out_channels=(8, 8, 16, 16), norm_num_groups=4,
-                                    mid_block_attention=False)
+ARCHITECTURE = EmbeddedArchitecture(
+    latent_channels=4, block_out_channels=(8, 8, 16, 16), norm_num_groups=4, mid_block_attention=False
+)
 
 
 def photo_crops(count: int = 12, size: int = 32) -> torch.Tensor:
@@ -27,8 +28,16 @@ def photo_crops(count: int = 12, size: int = 32) -> torch.Tensor:
 
 
 def training(**overrides) -> EmbeddedTraining:
-    values = dict(steps=30, batch_size=4, crop_size=16, learning_rate=3e-3, warmup_steps=2, log_every=5,
-                  validate_every=15, checkpoint_every=10)
+    values = dict(
+        steps=30,
+        batch_size=4,
+        crop_size=16,
+        learning_rate=3e-3,
+        warmup_steps=2,
+        log_every=5,
+        validate_every=15,
+        checkpoint_every=10,
+    )
     return EmbeddedTraining(**{**values, **overrides})
 
 
@@ -37,7 +46,11 @@ def test_micro_training_lowers_the_loss_and_saves_a_diffusers_folder(tmp_path):
     torch.manual_seed(0)
     before = embedded.reconstruction_psnr(embedded.build_embedded_autoencoder(ARCHITECTURE, 32).eval(), images)
     record = embedded.train_embedded_autoencoder(
-        images, tmp_path / "ae", architecture=ARCHITECTURE, training=training(), work_dir=tmp_path / "work",
+        images,
+        tmp_path / "ae",
+        architecture=ARCHITECTURE,
+        training=training(),
+        work_dir=tmp_path / "work",
         validation_images={"heldout": images[:4]},
     )
     after = embedded.reconstruction_psnr(load_autoencoder(tmp_path / "ae"), images)
@@ -54,8 +67,9 @@ def test_micro_training_lowers_the_loss_and_saves_a_diffusers_folder(tmp_path):
 def test_training_resumes_after_a_kill_and_ends_where_an_uninterrupted_run_ends(tmp_path, monkeypatch):
     images = photo_crops()
     settings = training(steps=12, checkpoint_every=4, validate_every=100)
-    embedded.train_embedded_autoencoder(images, tmp_path / "straight", architecture=ARCHITECTURE,
-                                        training=settings, work_dir=tmp_path / "work-straight")
+    embedded.train_embedded_autoencoder(
+        images, tmp_path / "straight", architecture=ARCHITECTURE, training=settings, work_dir=tmp_path / "work-straight"
+    )
 
     class Killed(Exception):
         pass
@@ -71,12 +85,14 @@ def test_training_resumes_after_a_kill_and_ends_where_an_uninterrupted_run_ends(
 
     monkeypatch.setattr(embedded, "save_checkpoint", save_then_die)
     with pytest.raises(Killed):
-        embedded.train_embedded_autoencoder(images, tmp_path / "resumed", architecture=ARCHITECTURE,
-                                            training=settings, work_dir=tmp_path / "work")
+        embedded.train_embedded_autoencoder(
+            images, tmp_path / "resumed", architecture=ARCHITECTURE, training=settings, work_dir=tmp_path / "work"
+        )
     assert saves == [4, 8] and not (tmp_path / "resumed").exists()  # nothing half-written
     monkeypatch.setattr(embedded, "save_checkpoint", real_save)
-    record = embedded.train_embedded_autoencoder(images, tmp_path / "resumed", architecture=ARCHITECTURE,
-                                                 training=settings, work_dir=tmp_path / "work")
+    record = embedded.train_embedded_autoencoder(
+        images, tmp_path / "resumed", architecture=ARCHITECTURE, training=settings, work_dir=tmp_path / "work"
+    )
     assert record["resumed_from_step"] == 8
     steps = [int(row.split(",")[0]) for row in (tmp_path / "work/metrics.csv").read_text().splitlines()[1:]]
     assert steps == sorted(set(steps)) and steps[-1] == 12  # no duplicated rows after the resume
@@ -91,8 +107,9 @@ def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     embedded.save_checkpoint(work / "checkpoint.pt", {"fingerprint": "other", "step": 5})
-    record = embedded.train_embedded_autoencoder(images, tmp_path / "ae", architecture=ARCHITECTURE,
-                                                 training=training(steps=3), work_dir=work)
+    record = embedded.train_embedded_autoencoder(
+        images, tmp_path / "ae", architecture=ARCHITECTURE, training=training(steps=3), work_dir=work
+    )
     assert record["resumed_from_step"] == 0
 
 
@@ -105,8 +122,11 @@ def test_autoencoder_evaluation_writes_json_csv_and_figure(tmp_path):
     torch.manual_seed(0)
     autoencoder = embedded.build_embedded_autoencoder(ARCHITECTURE, 32)
     result = evaluate_autoencoder(
-        autoencoder, {"real": paths[:4], "rendered": paths[4:]}, tmp_path / "metrics.json",
-        normalizer=TanhNormalizer(0.02), figure=tmp_path / "grid.png",
+        autoencoder,
+        {"real": paths[:4], "rendered": paths[4:]},
+        tmp_path / "metrics.json",
+        normalizer=TanhNormalizer(0.02),
+        figure=tmp_path / "grid.png",
     )
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(result))

@@ -82,8 +82,10 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     with torch.no_grad():
         expected = autoencoder.decode(autoencoder.encode(images, sample=False))
         assert torch.equal(reloaded.decode(reloaded.encode(images, sample=False)), expected)
-        assert torch.equal(reloaded_diffusers.decode(reloaded_diffusers.encode(images).latent_dist.mode()).sample
-                           .clamp(-1, 1), expected)
+        assert torch.equal(
+            reloaded_diffusers.decode(reloaded_diffusers.encode(images).latent_dist.mode()).sample.clamp(-1, 1),
+            expected,
+        )
 
 
 def test_tiny_autoencoder_folder_loads(tmp_path):
@@ -163,8 +165,9 @@ def test_normalizer_saturates_instead_of_overflowing():
     normalizer = TanhNormalizer(scale=0.02, eps=1e-6)
     restored = normalizer.from_unit(torch.tensor([0.0, 1.0], dtype=torch.float64))
     assert torch.isfinite(restored).all()
-    torch.testing.assert_close(restored.abs(), torch.full((2,), normalizer.max_invertible_magnitude,
-                                                          dtype=torch.float64))
+    torch.testing.assert_close(
+        restored.abs(), torch.full((2,), normalizer.max_invertible_magnitude, dtype=torch.float64)
+    )
 
 
 def test_normalizer_rejects_bad_parameters():

@@ -33,8 +33,9 @@ def micro(params: dict) -> None:
     params["real_images"].update(crops_per_photo=1)
     embedded = params["autoencoder"]["embedded"]
     embedded["architecture"].update(block_out_channels=[8, 8, 16, 16], norm_num_groups=4)
-    embedded["training"].update(steps=4, batch_size=2, crop_size=16, log_every=1, validate_every=2,
-                                checkpoint_every=2, bfloat16=False)
+    embedded["training"].update(
+        steps=4, batch_size=2, crop_size=16, log_every=1, validate_every=2, checkpoint_every=2, bfloat16=False
+    )
 
 
 def test_lint_is_clean(repo):
@@ -143,7 +144,12 @@ def test_paper_preset_fetches_the_pretrained_autoencoder(repo, tmp_path, pybulle
     shutil.copy(pybullet_data / "duck.obj", tmp_path / "resources/assets/igae_train/duck.obj")
     shutil.copy(pybullet_data / "cube.obj", tmp_path / "resources/assets/eval/cube.obj")
     (tmp_path / "resources/imagenet").mkdir(parents=True)
-    write_params(repo, tmp_path, lambda p: p.update(preset="paper"))
+
+    def paper(params):
+        params["preset"] = "paper"
+        params["presets"]["paper"]["scenes"]["igae_train"]["count"] = 1
+
+    write_params(repo, tmp_path, paper)
     result = snakemake(repo, tmp_path, "-n", "-p", "--cores", "1", "autoencoder_all")
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr

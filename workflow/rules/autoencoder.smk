@@ -1,10 +1,7 @@
 # Phase 2: the standard autoencoder (trained here, or a pretrained one copied in) and its evaluation.
 AE_CFG = CFG["autoencoder"]
 STANDARD_AE = "results/autoencoders/standard"
-
-
-def runtime_flags():
-    return format_flags({"device": AE_CFG["device"]})
+AE_RUNTIME = format_flags({"device": AE_CFG["device"]})
 
 
 if AE_CFG["source"] == "embedded":
@@ -26,7 +23,7 @@ if AE_CFG["source"] == "embedded":
                     **AE_CFG["embedded"]["training"],
                 }
             ),
-            runtime=runtime_flags(),
+            runtime=AE_RUNTIME,
         log:
             "logs/autoencoder/train_standard_autoencoder.log",
         benchmark:
@@ -84,7 +81,7 @@ rule evaluate_standard_autoencoder:
                 **AE_CFG["evaluation"],
             }
         ),
-        runtime=runtime_flags(),
+        runtime=AE_RUNTIME,
     log:
         "logs/autoencoder/evaluate_standard_autoencoder.log",
     benchmark:

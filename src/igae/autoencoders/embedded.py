@@ -53,9 +53,7 @@ def build_embedded_autoencoder(architecture: EmbeddedArchitecture, image_size: i
     return LatentAutoencoder(model)
 
 
-def random_crops(
-    images: torch.Tensor, batch_size: int, crop_size: int, generator: torch.Generator
-) -> torch.Tensor:
+def random_crops(images: torch.Tensor, batch_size: int, crop_size: int, generator: torch.Generator) -> torch.Tensor:
     """A batch of random crops with random horizontal flips: uint8 [N, 3, H, W] -> float [B, 3, s, s] in [-1, 1]."""
     count, _, height, width = images.shape
     if crop_size > min(height, width):
@@ -110,8 +108,12 @@ def train_embedded_autoencoder(
     ``out_dir/training.json``.
     """
     image_size = train_images.shape[-1]
-    settings = {"architecture": dataclasses.asdict(architecture), "training": dataclasses.asdict(training),
-                "train_images": int(len(train_images)), "image_size": int(image_size)}
+    settings = {
+        "architecture": dataclasses.asdict(architecture),
+        "training": dataclasses.asdict(training),
+        "train_images": int(len(train_images)),
+        "image_size": int(image_size),
+    }
     run_id = fingerprint(settings)
     torch.manual_seed(training.seed)
     autoencoder = build_embedded_autoencoder(architecture, image_size)
@@ -160,17 +162,24 @@ def train_embedded_autoencoder(
         monitor.scalars(done, {**last_losses, "lr": scheduler.get_last_lr()[0]})
         if validation_images and (done % training.validate_every == 0 or done == training.steps):
             autoencoder.eval()
-            scores = {f"psnr_{name}": reconstruction_psnr(autoencoder, images)
-                      for name, images in validation_images.items()}
+            scores = {
+                f"psnr_{name}": reconstruction_psnr(autoencoder, images) for name, images in validation_images.items()
+            }
             autoencoder.train()
             monitor.scalars(done, scores, force=True)
         if done % training.checkpoint_every == 0 and done < training.steps:
-            save_checkpoint(checkpoint_path, {
-                "fingerprint": run_id, "step": done, "model": autoencoder.model.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "generator": generator.get_state(),
-                "train_seconds": seconds_before + time.perf_counter() - started,
-            })
+            save_checkpoint(
+                checkpoint_path,
+                {
+                    "fingerprint": run_id,
+                    "step": done,
+                    "model": autoencoder.model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "generator": generator.get_state(),
+                    "train_seconds": seconds_before + time.perf_counter() - started,
+                },
+            )
     monitor.close()
 
     record = {

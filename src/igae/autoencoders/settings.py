@@ -53,5 +53,3 @@ class EmbeddedTraining:
     log_every: int = 25
     validate_every: int = 250
     checkpoint_every: int = 100
-
-

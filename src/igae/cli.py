@@ -228,6 +228,11 @@ def _add_image_set_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene-index", type=Path, required=True, help="scene index (index-scenes)")
 
 
+def _add_params_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--preset", default=None, help="preset to apply (default: the file's `preset`)")
+
+
 def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1 ...")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
@@ -321,15 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     command.set_defaults(handler=_cmd_evaluate_autoencoder)
 
     command = commands.add_parser("bench-autoencoder", help="print the embedded autoencoder's speed")
-    command.add_argument("--params", type=Path, default=Path("params.yaml"))
-    command.add_argument("--preset", default=None)
+    _add_params_arguments(command)
     command.add_argument("--repeats", type=int, default=10)
     _add_runtime_arguments(command)
     command.set_defaults(handler=_cmd_bench_autoencoder)
 
     command = commands.add_parser("config", help="validate params.yaml and print the resolved configuration")
-    command.add_argument("--params", type=Path, default=Path("params.yaml"))
-    command.add_argument("--preset", default=None)
+    _add_params_arguments(command)
     command.set_defaults(handler=_cmd_config)
     return parser
 

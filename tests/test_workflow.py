@@ -36,6 +36,12 @@ def micro(params: dict) -> None:
     embedded["training"].update(
         steps=4, batch_size=2, crop_size=16, log_every=1, validate_every=2, checkpoint_every=2, bfloat16=False
     )
+    igae = params["igae"]
+    igae["scenes"].update(features=4, resolution=8, hidden=8)
+    igae["rendering"].update(coarse_samples=4, importance_samples=4)
+    igae["monitor"].update(scenes=1, views=1, every=1)
+    igae["warmup"].update(epochs=1, batch_size=4)
+    igae["train"].update(epochs=1, batch_size=4, real_batch_size=1)
 
 
 def test_lint_is_clean(repo):
@@ -79,6 +85,14 @@ def test_pipeline_runs_through_snakemake(repo, tmp_path):
     assert (tmp_path / "results/autoencoders/standard_training/metrics.csv").is_file()
     assert (tmp_path / "results/figures/autoencoder/standard_reconstructions.png").is_file()
     assert (tmp_path / "logs/autoencoder/train_standard_autoencoder.log").is_file()
+    # Phase 3: IG-AE stages; the IG-AE loads exactly like the standard AE.
+    igae_model = AutoencoderKL.from_pretrained(tmp_path / "results/igae/final/autoencoder")
+    assert igae_model.config.latent_channels == 16
+    for stage in ("warmup", "final"):
+        record = json.loads((tmp_path / f"results/igae/{stage}/metrics.json").read_text())
+        assert record["steps"] == 2 and "test/render_psnr" in record  # 2 scenes x 3 training views / batch 4
+        assert (tmp_path / f"results/igae/{stage}/scenes.pt").is_file()
+        assert (tmp_path / f"results/igae/{stage}/dashboard.png").is_file()
     # A second run has nothing to do.
     again = snakemake(repo, tmp_path, "--cores", "2", "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
@@ -130,12 +144,15 @@ def test_dvc_stage_wraps_the_snakemake_target(repo):
     assert all(next(iter(out.values()))["persist"] for out in render["outs"])
     params = yaml.safe_load((repo / "params.yaml").read_text())
     # Each stage reruns when a key it reads changes, the preset switch included.
-    assert set(render["params"]) == set(params) - {"autoencoder"}
+    assert set(render["params"]) == set(params) - {"autoencoder", "igae"}
     autoencoder = stages["autoencoder"]
     assert autoencoder["cmd"].startswith("snakemake autoencoder_all ")
     assert {"preset", "presets", "autoencoder", "render"} <= set(autoencoder["params"])
     assert {"results/real_images", "results/renders"} <= set(autoencoder["deps"])  # DVC orders the stages
     assert next(iter(autoencoder["metrics"][0])) == "results/metrics/autoencoder/standard.json"
+    igae = stages["igae"]
+    assert igae["cmd"].startswith("snakemake igae_all ") and "results/autoencoders/standard" in igae["deps"]
+    assert {"preset", "presets", "autoencoder", "igae"} <= set(igae["params"])
 
 
 def test_paper_preset_fetches_the_pretrained_autoencoder(repo, tmp_path, pybullet_data):

@@ -198,6 +198,86 @@ def _cmd_evaluate_autoencoder(args: argparse.Namespace) -> None:
     print(json.dumps(result["sets"], indent=2))
 
 
+def _cmd_train_igae_stage(args: argparse.Namespace) -> None:
+    from igae.autoencoders.model import load_autoencoder
+    from igae.autoencoders.normalizer import TanhNormalizer
+    from igae.data.image_sets import load_images, real_image_paths
+    from igae.data.multiview import load_posed_views
+    from igae.scenes.renderer import VolumeSettings
+    from igae.training import igae
+
+    _set_threads(args.threads)
+    settings = json.loads(args.settings)
+    stage_values = dict(settings[args.stage])
+    cache_latents = stage_values.pop("cache_latents")
+    weights = igae.LossWeights(**stage_values.pop("weights"))
+    stage = igae.StageSettings(
+        **stage_values,
+        weights=weights,
+        monitor_views=settings["monitor"]["views"],
+        monitor_scenes=settings["monitor"]["scenes"],
+        monitor_every=settings["monitor"]["every"],
+    )
+    volume = VolumeSettings(**settings["rendering"])
+    device = _resolve_device(args.device)
+    autoencoder = load_autoencoder(args.autoencoder, expected_channels=args.latent_channels, device=device)
+    train_views = load_posed_views(args.scene_index, "igae_train", "train")
+    monitored = settings["monitor"]["scenes"]
+    monitor_sets = {
+        kind: _first_views_per_scene(
+            load_posed_views(args.scene_index, "igae_train", kind, monitored), settings["monitor"]["views"]
+        )
+        for kind in ("train", "test")
+    }
+    real_train = load_images(real_image_paths(args.real_images, "train"))
+    real_heldout = load_images(real_image_paths(args.real_images, "heldout"))
+    if args.init is not None:
+        scenes, model_settings, names = igae.load_scene_model(args.init / "scenes.pt", autoencoder.latent_channels)
+        if names != train_views.scenes:
+            raise IgaeError(f"'{args.init / 'scenes.pt'}' holds scenes {names[:3]}..., not the training scenes")
+    else:
+        model_settings = igae.SceneModelSettings(**settings["scenes"])
+        scenes = igae.build_scene_model(
+            len(train_views.scenes), autoencoder.latent_channels, model_settings, stage.seed
+        )
+    scenes.planes.to(device)
+    scenes.mlp.to(device)
+    record = igae.train_stage(
+        args.stage,
+        autoencoder,
+        scenes,
+        train_views,
+        monitor_sets,
+        real_train,
+        real_heldout,
+        stage=stage,
+        normalizer=TanhNormalizer(args.normalizer_scale, args.normalizer_eps),
+        volume=volume,
+        work_dir=args.work_dir,
+        cache_latents=cache_latents,
+        bfloat16=settings["bfloat16"],
+    )
+    if args.init is not None and (args.init / "metrics.json").is_file():
+        record["versus_init"] = igae.compare_records(json.loads((args.init / "metrics.json").read_text()), record)
+        log.info("versus %s: %s", args.init, record["versus_init"])
+    igae.write_stage_outputs(
+        args.out,
+        autoencoder if stage.train_autoencoder else None,
+        scenes,
+        model_settings,
+        train_views.scenes,
+        record,
+        args.work_dir,
+    )
+
+
+def _first_views_per_scene(views, count: int):
+    import torch
+
+    keep = [i for i, scene in enumerate(views.scene_ids.tolist()) if int((views.scene_ids[:i] == scene).sum()) < count]
+    return views.subset(torch.tensor(keep))
+
+
 def _cmd_bench_autoencoder(args: argparse.Namespace) -> None:
     from igae.autoencoders.bench import benchmark_autoencoder
     from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
@@ -324,6 +404,20 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--seed", type=int, default=0)
     _add_runtime_arguments(command)
     command.set_defaults(handler=_cmd_evaluate_autoencoder)
+
+    command = commands.add_parser("train-igae-stage", help="IG-AE stage 1 (warmup) or 2 (train)")
+    command.add_argument("--stage", choices=["warmup", "train"], required=True)
+    command.add_argument("--autoencoder", type=Path, required=True, help="diffusers autoencoder to start from")
+    _add_image_set_arguments(command)
+    command.add_argument("--init", type=Path, default=None, help="stage output to start the scenes from")
+    command.add_argument("--out", type=Path, required=True)
+    command.add_argument("--work-dir", type=Path, required=True, help="checkpoint, metrics.csv, TensorBoard")
+    command.add_argument("--settings", required=True, help="the `igae` section of params.yaml, as JSON")
+    command.add_argument("--latent-channels", type=int, default=None)
+    command.add_argument("--normalizer-scale", type=float, default=PAPER_NORMALIZER_SCALE)
+    command.add_argument("--normalizer-eps", type=float, default=DEFAULT_NORMALIZER_EPS)
+    _add_runtime_arguments(command)
+    command.set_defaults(handler=_cmd_train_igae_stage)
 
     command = commands.add_parser("bench-autoencoder", help="print the embedded autoencoder's speed")
     _add_params_arguments(command)

@@ -1,0 +1,72 @@
+"""Posed views of the rendered scenes, as tensors for IG-AE training and monitoring.
+
+Reads each scene's ``transforms_opencv.json`` (OpenCV cam-to-world, intrinsics in pixels and normalised, a
+split per frame) for the scenes of one split of the scene index.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from igae.data.image_sets import load_images, scene_folders
+from igae.errors import ImageSetError
+
+
+@dataclass
+class PosedViews:
+    """``images`` uint8 [M, 3, H, W], ``cam_to_world`` [M, 4, 4] (OpenCV), ``intrinsics`` [M, 3, 3] normalised by
+    the image size, ``scene_ids`` [M] indices into ``scenes``."""
+
+    images: torch.Tensor
+    cam_to_world: torch.Tensor
+    intrinsics: torch.Tensor
+    scene_ids: torch.Tensor
+    scenes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, indices: torch.Tensor) -> PosedViews:
+        return PosedViews(
+            self.images[indices],
+            self.cam_to_world[indices],
+            self.intrinsics[indices],
+            self.scene_ids[indices],
+            self.scenes,
+        )
+
+
+def load_posed_views(index_path: Path, split: str, views: str, max_scenes: int | None = None) -> PosedViews:
+    """The ``train`` or ``test`` views (by each frame's ``split``) of the first ``max_scenes`` scenes of ``split``."""
+    folders = scene_folders(index_path, split)[:max_scenes]
+    paths, poses, intrinsics, ids = [], [], [], []
+    for scene_id, folder in enumerate(folders):
+        transforms_path = folder / "transforms_opencv.json"
+        if not transforms_path.is_file():
+            raise ImageSetError(f"'{transforms_path}' does not exist: expected a rendered scene (igae render-scene)")
+        for frame in json.loads(transforms_path.read_text())["frames"]:
+            if frame.get("split", "train") != views:
+                continue
+            paths.append(folder / frame["file_path"])
+            poses.append(frame["transform_matrix"])
+            intrinsics.append(
+                [
+                    [frame["fl_x"] / frame["w"], 0.0, frame["cx"] / frame["w"]],
+                    [0.0, frame["fl_y"] / frame["h"], frame["cy"] / frame["h"]],
+                    [0.0, 0.0, 1.0],
+                ]
+            )
+            ids.append(scene_id)
+    if not paths:
+        raise ImageSetError(f"no '{views}' views in the '{split}' scenes of '{index_path}'")
+    return PosedViews(
+        images=load_images(paths),
+        cam_to_world=torch.tensor(poses, dtype=torch.float32),
+        intrinsics=torch.tensor(intrinsics, dtype=torch.float32),
+        scene_ids=torch.tensor(ids),
+        scenes=[folder.name for folder in folders],
+    )

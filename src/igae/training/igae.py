@@ -1,0 +1,432 @@
+"""IG-AE training: latent tri-plane scenes fitted jointly with the autoencoder (IG-AE §1.2, §3).
+
+Two stages share this code, configured by :class:`StageSettings`:
+
+* **warm-up** (stage 1): the standard AE is frozen; tri-planes and the shared MLP learn to render the
+  (normalised) encodings of every training view: ``L_latent`` + tri-plane TV.
+* **training** (stage 2): encoder, decoder, tri-planes and MLP train jointly on
+  ``L_latent`` (render vs n(E(x)), gradients to E and the scenes), ``L_RGB`` (D(n^-1(render)) vs x, to D and the
+  scenes), ``L_ae`` on the synthetic views, ``L_ae`` on real images (MSE + LPIPS) and TV on the tri-planes and on
+  the real images' latents. ``update_scenes: false`` reproduces the released code, whose tri-planes and MLP never
+  step in this stage.
+
+Each epoch visits every training view once (shuffled, seeded); real images cycle in a seeded order. Every
+``monitor_every`` epochs (and at the end) the monitor computes the paper's metrics and writes a dashboard PNG.
+A checkpoint (atomic) after every ``checkpoint_every`` steps and every epoch lets a killed run resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from igae.autoencoders.model import LatentAutoencoder
+from igae.autoencoders.normalizer import TanhNormalizer, latent_background
+from igae.data.image_sets import to_signed, to_unit
+from igae.data.multiview import PosedViews
+from igae.evaluation.autoencoder import comparison_grid
+from igae.evaluation.image_metrics import ImageMetrics, build_lpips, psnr
+from igae.io_utils import atomic_directory, write_bytes_atomic, write_json_atomic
+from igae.scenes.renderer import VolumeSettings, render_latents
+from igae.scenes.triplane import TinyMLP, TriPlanes, total_variation
+from igae.training.checkpoint import fingerprint, load_checkpoint, save_checkpoint
+from igae.training.monitor import TrainingMonitor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SceneModelSettings:
+    """Tri-plane size and the shared MLP (paper: 32 features, 64^2 planes, 64 hidden units)."""
+
+    features: int = 32
+    resolution: int = 64
+    hidden: int = 64
+    plane_axes: str = "orthogonal"
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the IG-AE objective; 0 switches a term off (paper stage 2: 1, 1, 0.1, 0.1, 0.01, 1e-4, 1e-5)."""
+
+    latent: float = 1.0
+    rgb: float = 1.0
+    ae_synthetic: float = 0.1
+    ae_real_mse: float = 0.1
+    ae_real_lpips: float = 0.01
+    planes_tv: float = 1e-4
+    real_latent_tv: float = 1e-5
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """One stage of IG-AE training."""
+
+    epochs: int = 75
+    batch_size: int = 12
+    real_batch_size: int = 3
+    encoder_lr: float = 5e-5
+    decoder_lr: float = 5e-5
+    planes_lr: float = 1e-4
+    mlp_lr: float = 1e-4
+    lr_decay: float = 0.988032  # exponential, per epoch
+    freeze_mlp_after_epoch: int = -1  # -1: never
+    train_autoencoder: bool = True
+    update_scenes: bool = True
+    weights: LossWeights = field(default_factory=LossWeights)
+    seed: int = 0
+    log_every: int = 10
+    checkpoint_every: int = 100
+    monitor_every: int = 1
+    monitor_views: int = 4  # per monitored scene and view set
+    monitor_scenes: int = 10
+
+
+@dataclass
+class SceneModel:
+    planes: TriPlanes
+    mlp: TinyMLP
+
+    def parameters(self):
+        return [*self.planes.parameters(), *self.mlp.parameters()]
+
+    def state_dict(self) -> dict:
+        return {"planes": self.planes.state_dict(), "mlp": self.mlp.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.planes.load_state_dict(state["planes"])
+        self.mlp.load_state_dict(state["mlp"])
+
+
+def build_scene_model(count: int, channels: int, settings: SceneModelSettings, seed: int) -> SceneModel:
+    torch.manual_seed(seed)
+    planes = TriPlanes(count, settings.features, settings.resolution, plane_axes=settings.plane_axes)
+    return SceneModel(planes, TinyMLP(settings.features, settings.hidden, channels))
+
+
+class IgaeObjective:
+    """The IG-AE losses on one batch; returns the weighted total and each term (only the active ones)."""
+
+    def __init__(
+        self,
+        autoencoder: LatentAutoencoder,
+        scenes: SceneModel,
+        normalizer: TanhNormalizer,
+        volume: VolumeSettings,
+        background: torch.Tensor,
+        weights: LossWeights,
+        generator: torch.Generator,
+    ):
+        self.autoencoder, self.scenes, self.normalizer = autoencoder, scenes, normalizer
+        self.volume, self.background, self.weights, self.generator = volume, background, weights, generator
+        self.lpips = build_lpips("alex").to(autoencoder.device) if weights.ae_real_lpips > 0 else None
+
+    def render(self, views: PosedViews, resolution: int) -> torch.Tensor:
+        """Normalised latent renders [B, C, r, r] in [-1, 1] of the views' scenes and poses."""
+        device = self.autoencoder.device
+        out = render_latents(
+            self.scenes.planes,
+            self.scenes.mlp,
+            views.scene_ids.to(device),
+            views.cam_to_world.to(device),
+            views.intrinsics.to(device),
+            resolution,
+            self.background,
+            self.volume,
+            self.generator,
+        )
+        return out["latent"].clamp(-1.0, 1.0)
+
+    def __call__(self, views: PosedViews, real: torch.Tensor | None, targets: torch.Tensor | None = None):
+        """``views``: a batch of posed synthetic views; ``real``: uint8 real images or None; ``targets``: cached
+        normalised latents of the views (frozen encoder) or None to encode now (posterior sample)."""
+        w, device = self.weights, self.autoencoder.device
+        images = to_signed(views.images).to(device)  # [B, 3, H, W]
+        latents = None
+        if targets is None or w.ae_synthetic > 0:
+            latents = self.autoencoder.encode(images)  # posterior sample [B, C, h, w]
+            targets = self.normalizer.normalize(latents) if targets is None else targets
+        rendered = self.render(views, targets.shape[-1])
+        terms: dict[str, torch.Tensor] = {}
+        if w.latent > 0:
+            terms["latent"] = F.mse_loss(rendered, targets)
+        if w.rgb > 0:
+            decoded = self.autoencoder.decode(self.normalizer.denormalize(rendered))
+            terms["rgb"] = F.mse_loss(decoded, images)
+        if w.ae_synthetic > 0:
+            terms["ae_synthetic"] = F.mse_loss(self.autoencoder.decode(latents), images)
+        if w.planes_tv > 0:
+            terms["planes_tv"] = total_variation(self.scenes.planes.planes[views.scene_ids.to(device)], 2, 2)
+        if real is not None and (w.ae_real_mse > 0 or w.ae_real_lpips > 0 or w.real_latent_tv > 0):
+            real_images = to_signed(real).to(device)
+            real_latents = self.autoencoder.encode(real_images)
+            reconstruction = self.autoencoder.decode(real_latents)
+            if w.ae_real_mse > 0:
+                terms["ae_real_mse"] = F.mse_loss(reconstruction, real_images)
+            if self.lpips is not None:
+                terms["ae_real_lpips"] = self.lpips(reconstruction, real_images).mean()
+            if w.real_latent_tv > 0:
+                terms["real_latent_tv"] = total_variation(real_latents, 2, 1)
+        total = sum(getattr(w, name) * value for name, value in terms.items())
+        return total, terms
+
+
+@torch.no_grad()
+def monitor_metrics(
+    objective: IgaeObjective, metrics: ImageMetrics, sets: dict[str, PosedViews], real_heldout: torch.Tensor
+) -> tuple[dict[str, float], Image.Image]:
+    """The paper's monitoring: latent PSNR (render vs n(E(x))), decoded-render PSNR/SSIM/LPIPS and AE
+    reconstruction per view set, AE reconstruction of held-out real images; plus a dashboard picture."""
+    autoencoder, normalizer = objective.autoencoder, objective.normalizer
+    results: dict[str, float] = {}
+    dashboard_rows: list[torch.Tensor] = []
+    for name, views in sets.items():
+        images = to_signed(views.images).to(autoencoder.device)
+        latents = autoencoder.encode(images, generator=objective.generator)
+        targets = normalizer.normalize(latents)
+        rendered = objective.render(views, targets.shape[-1])
+        decoded = to_unit(autoencoder.decode(normalizer.denormalize(rendered)))
+        reconstruction = to_unit(autoencoder.decode(latents))
+        truth = to_unit(images)
+        latent_mse = (rendered - targets).pow(2).flatten(1).mean(1)
+        results[f"{name}/latent_psnr"] = float((10 * torch.log10(4.0 / latent_mse.clamp_min(1e-12))).mean())
+        for key, values in metrics(decoded, truth).items():
+            results[f"{name}/render_{key}"] = float(values.mean())
+        results[f"{name}/ae_psnr"] = float(psnr(reconstruction, truth).mean())
+        if not dashboard_rows:
+            size = truth.shape[-2:]
+            latent_rows = [  # the first latent channel, grey, upsampled to the image size
+                F.interpolate(to_unit(latent[:, :1]).expand(-1, 3, -1, -1), size=size, mode="nearest")
+                for latent in (rendered, targets)
+            ]
+            dashboard_rows = [truth, reconstruction, decoded, *latent_rows]
+    real = to_signed(real_heldout).to(autoencoder.device)
+    real_reconstruction = to_unit(autoencoder.decode(autoencoder.encode(real, generator=objective.generator)))
+    for key, values in metrics(real_reconstruction, to_unit(real)).items():
+        results[f"real_heldout/ae_{key}"] = float(values.mean())
+    return results, comparison_grid([row.cpu() for row in dashboard_rows], columns=6)
+
+
+def _optimizers(autoencoder: LatentAutoencoder, scenes: SceneModel, stage: StageSettings):
+    groups = []
+    if stage.train_autoencoder:
+        model = autoencoder.model
+        encoder = [*model.encoder.parameters(), *(model.quant_conv.parameters() if model.quant_conv else [])]
+        decoder = [*model.decoder.parameters(), *(model.post_quant_conv.parameters() if model.post_quant_conv else [])]
+        groups.append(torch.optim.Adam(encoder, lr=stage.encoder_lr))
+        groups.append(torch.optim.Adam(decoder, lr=stage.decoder_lr))
+    scene_optimizer = torch.optim.Adam(
+        [
+            {"params": list(scenes.planes.parameters()), "lr": stage.planes_lr, "name": "planes"},
+            {"params": list(scenes.mlp.parameters()), "lr": stage.mlp_lr, "name": "mlp"},
+        ]
+    )
+    return groups, scene_optimizer
+
+
+def train_stage(
+    name: str,
+    autoencoder: LatentAutoencoder,
+    scenes: SceneModel,
+    train_views: PosedViews,
+    monitor_sets: dict[str, PosedViews],
+    real_train: torch.Tensor,
+    real_heldout: torch.Tensor,
+    *,
+    stage: StageSettings,
+    normalizer: TanhNormalizer,
+    volume: VolumeSettings,
+    work_dir: Path,
+    cache_latents: bool = False,
+    bfloat16: bool = False,
+) -> dict:
+    """Run one stage in place on ``autoencoder`` and ``scenes``; returns the final monitoring record."""
+    device = autoencoder.device
+    work_dir = Path(work_dir)
+    run_id = fingerprint(
+        {
+            "stage": name,
+            "settings": dataclasses.asdict(stage),
+            "volume": dataclasses.asdict(volume),
+            "views": len(train_views),
+            "scenes": len(train_views.scenes),
+            "cache": cache_latents,
+        }
+    )
+    for parameter in autoencoder.parameters():
+        parameter.requires_grad_(stage.train_autoencoder)
+    autoencoder.train(stage.train_autoencoder)
+    generator = torch.Generator(device=device).manual_seed(stage.seed)
+    data_generator = torch.Generator().manual_seed(stage.seed)
+    background = latent_background(autoencoder, normalizer, train_views.images.shape[-1]).detach()
+    objective = IgaeObjective(autoencoder, scenes, normalizer, volume, background, stage.weights, generator)
+    ae_optimizers, scene_optimizer = _optimizers(autoencoder, scenes, stage)
+    optimizers = [*ae_optimizers, scene_optimizer]
+    schedulers = [torch.optim.lr_scheduler.ExponentialLR(opt, stage.lr_decay) for opt in optimizers]
+    steps_per_epoch = -(-len(train_views) // stage.batch_size)
+    total_steps = stage.epochs * steps_per_epoch
+
+    cached = None
+    if cache_latents and not stage.train_autoencoder:
+        with torch.no_grad():  # posterior means of the frozen encoder, once
+            cached = torch.cat(
+                [
+                    normalizer.normalize(autoencoder.encode(to_signed(chunk).to(device), sample=False))
+                    for chunk in train_views.images.split(32)
+                ]
+            )
+
+    metrics = ImageMetrics("alex").to(device)  # built before the RNG states are restored: it draws from them
+    state = load_checkpoint(work_dir / "checkpoint.pt", run_id)
+    epoch, step_in_epoch, real_cursor = 0, 0, 0
+    permutation = real_order = None
+    if state is not None:
+        autoencoder.model.load_state_dict(state["autoencoder"])
+        scenes.load_state_dict(state["scenes"])
+        for optimizer, saved in zip(optimizers, state["optimizers"], strict=True):
+            optimizer.load_state_dict(saved)
+        for scheduler, saved in zip(schedulers, state["schedulers"], strict=True):
+            scheduler.load_state_dict(saved)
+        generator.set_state(state["generator"])
+        data_generator.set_state(state["data_generator"])
+        epoch, step_in_epoch, real_cursor = state["epoch"], state["step_in_epoch"], state["real_cursor"]
+        permutation, real_order = state["permutation"], state["real_order"]
+    monitor = TrainingMonitor(
+        work_dir, total_steps, epoch * steps_per_epoch + step_in_epoch, stage.log_every, name=name
+    )
+    if real_order is None:
+        real_order = torch.randperm(len(real_train), generator=data_generator)
+
+    def checkpoint() -> None:
+        save_checkpoint(
+            work_dir / "checkpoint.pt",
+            {
+                "fingerprint": run_id,
+                "epoch": epoch,
+                "step_in_epoch": step_in_epoch,
+                "real_cursor": real_cursor,
+                "permutation": permutation,
+                "real_order": real_order,
+                "step": epoch * steps_per_epoch + step_in_epoch,
+                "autoencoder": autoencoder.model.state_dict(),
+                "scenes": scenes.state_dict(),
+                "optimizers": [opt.state_dict() for opt in optimizers],
+                "schedulers": [sch.state_dict() for sch in schedulers],
+                "generator": generator.get_state(),
+                "data_generator": data_generator.get_state(),
+            },
+        )
+
+    record: dict = {}
+    started = time.perf_counter()
+    steps_run = 0
+    while epoch < stage.epochs:
+        if permutation is None:
+            permutation = torch.randperm(len(train_views), generator=data_generator)
+        if 0 <= stage.freeze_mlp_after_epoch <= epoch:
+            scene_optimizer.param_groups[1]["lr"] = 0.0
+        while step_in_epoch < steps_per_epoch:
+            indices = permutation[step_in_epoch * stage.batch_size : (step_in_epoch + 1) * stage.batch_size]
+            real = None
+            if stage.real_batch_size > 0:
+                picks = [real_order[(real_cursor + i) % len(real_order)] for i in range(stage.real_batch_size)]
+                real, real_cursor = real_train[torch.stack(picks)], real_cursor + stage.real_batch_size
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bfloat16):
+                total, terms = objective(
+                    train_views.subset(indices), real, cached[indices] if cached is not None else None
+                )
+            for optimizer in optimizers:
+                optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            for optimizer in ae_optimizers:
+                optimizer.step()
+            if stage.update_scenes:
+                scene_optimizer.step()
+            step_in_epoch += 1
+            steps_run += 1
+            done = epoch * steps_per_epoch + step_in_epoch
+            monitor.scalars(done, {"loss": total.item(), **{key: value.item() for key, value in terms.items()}})
+            if done % stage.checkpoint_every == 0 and step_in_epoch < steps_per_epoch:
+                checkpoint()
+        for scheduler in schedulers:
+            scheduler.step()
+        epoch, step_in_epoch, permutation = epoch + 1, 0, None
+        if epoch % stage.monitor_every == 0 or epoch == stage.epochs:
+            autoencoder.eval()
+            record, dashboard = monitor_metrics(objective, metrics, monitor_sets, real_heldout)
+            autoencoder.train(stage.train_autoencoder)
+            monitor.scalars(epoch * steps_per_epoch, {**record, "epoch": epoch}, force=True)
+            png = io.BytesIO()
+            dashboard.save(png, format="PNG")
+            write_bytes_atomic(work_dir / "dashboard.png", png.getvalue())
+        if epoch < stage.epochs:
+            checkpoint()
+    monitor.close()
+    seconds = time.perf_counter() - started
+    record.update(
+        {
+            "stage": name,
+            "epochs": stage.epochs,
+            "steps": total_steps,
+            "steps_run": steps_run,
+            "seconds": round(seconds, 1),
+            "steps_per_second": round(steps_run / seconds, 3) if seconds else 0,
+        }
+    )
+    (work_dir / "checkpoint.pt").unlink(missing_ok=True)
+    log.info("%s done: %s", name, {k: round(v, 3) if isinstance(v, float) else v for k, v in record.items()})
+    return record
+
+
+def compare_records(before: dict, after: dict) -> dict[str, float]:
+    """The paper's claim in numbers: change of every shared metric from ``before`` (stage 1, standard AE) to
+    ``after`` (stage 2, IG-AE), e.g. ``test/render_psnr`` (decoded renders, held-out views) and
+    ``real_heldout/ae_psnr`` (real-image reconstruction)."""
+    return {
+        key: round(after[key] - before[key], 4)
+        for key in sorted(before)
+        if "/" in key and isinstance(before[key], float) and isinstance(after.get(key), float)
+    }
+
+
+def save_scene_model(scenes: SceneModel, settings: SceneModelSettings, scene_names: list[str], path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save({"settings": dataclasses.asdict(settings), "scenes": scene_names, **scenes.state_dict()}, buffer)
+    write_bytes_atomic(Path(path), buffer.getvalue())
+
+
+def load_scene_model(path: Path, channels: int) -> tuple[SceneModel, SceneModelSettings, list[str]]:
+    state = torch.load(Path(path), map_location="cpu", weights_only=False)
+    settings = SceneModelSettings(**state["settings"])
+    scenes = build_scene_model(len(state["scenes"]), channels, settings, seed=0)
+    scenes.load_state_dict(state)
+    return scenes, settings, state["scenes"]
+
+
+def write_stage_outputs(
+    out_dir: Path,
+    autoencoder: LatentAutoencoder | None,
+    scenes: SceneModel,
+    settings: SceneModelSettings,
+    scene_names: list[str],
+    record: dict,
+    work_dir: Path,
+) -> None:
+    """``out_dir``: ``scenes.pt``, ``metrics.json``, ``dashboard.png`` and (stage 2) ``autoencoder/`` (diffusers)."""
+    with atomic_directory(Path(out_dir)) as tmp:
+        save_scene_model(scenes, settings, scene_names, tmp / "scenes.pt")
+        write_json_atomic(tmp / "metrics.json", record)
+        dashboard = Path(work_dir) / "dashboard.png"
+        if dashboard.is_file():
+            write_bytes_atomic(tmp / "dashboard.png", dashboard.read_bytes())
+        if autoencoder is not None:
+            autoencoder.eval()
+            autoencoder.save_pretrained(tmp / "autoencoder")

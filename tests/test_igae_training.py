@@ -1,0 +1,167 @@
+"""IG-AE training: which parameters each stage trains, losses on perfect predictions, resume."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+
+import igae.training.igae as igae
+from igae.autoencoders.embedded import build_embedded_autoencoder
+from igae.autoencoders.normalizer import TanhNormalizer, latent_background
+from igae.autoencoders.settings import EmbeddedArchitecture
+from igae.data.cameras import look_at_opencv
+from igae.data.image_sets import to_signed
+from igae.data.multiview import PosedViews
+from igae.scenes.renderer import VolumeSettings
+
+VOLUME = VolumeSettings(coarse_samples=8, importance_samples=8)
+MODEL = igae.SceneModelSettings(features=8, resolution=16, hidden=16)
+
+
+def tiny_autoencoder():
+    torch.manual_seed(0)
+    architecture = EmbeddedArchitecture(
+        latent_channels=4, block_out_channels=(8, 8, 16, 16), norm_num_groups=4, mid_block_attention=False
+    )
+    return build_embedded_autoencoder(architecture, 32)
+
+
+def posed_views(count: int = 6, scenes: int = 2) -> PosedViews:
+    photo = skimage.data.astronaut()
+    images = torch.from_numpy(np.stack([photo[i * 40 : i * 40 + 32, 100:132] for i in range(count)]))
+    angles = np.linspace(0, 2 * np.pi, count, endpoint=False)
+    poses = [look_at_opencv(np.array([1.3 * np.cos(a), 1.3 * np.sin(a), 0.3]), np.zeros(3)) for a in angles]
+    intrinsics = torch.tensor([[1.09375, 0, 0.5], [0, 1.09375, 0.5], [0, 0, 1.0]]).expand(count, 3, 3)
+    return PosedViews(
+        images.permute(0, 3, 1, 2).contiguous(),
+        torch.tensor(np.stack(poses), dtype=torch.float32),
+        intrinsics.clone(),
+        torch.arange(count) % scenes,
+        [f"s{i}" for i in range(scenes)],
+    )
+
+
+def objective_for(weights: igae.LossWeights, autoencoder=None):
+    autoencoder = autoencoder or tiny_autoencoder()
+    scenes = igae.build_scene_model(2, autoencoder.latent_channels, MODEL, seed=0)
+    normalizer = TanhNormalizer(0.5)
+    background = latent_background(autoencoder, normalizer, 32)
+    return igae.IgaeObjective(
+        autoencoder, scenes, normalizer, VOLUME, background, weights, torch.Generator().manual_seed(0)
+    )
+
+
+def gradients(objective, views, real) -> dict[str, bool]:
+    total, _ = objective(views, real)
+    total.backward()
+    model = objective.autoencoder.model
+    has = lambda module: any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())  # noqa: E731
+    return {
+        "planes": has(objective.scenes.planes),
+        "mlp": has(objective.scenes.mlp),
+        "encoder": has(model.encoder),
+        "decoder": has(model.decoder),
+    }
+
+
+def test_stage_two_gradients_reach_scenes_encoder_and_decoder():
+    views = posed_views()
+    found = gradients(objective_for(igae.LossWeights()), views.subset(torch.arange(3)), views.images[:2])
+    assert found == {"planes": True, "mlp": True, "encoder": True, "decoder": True}
+
+
+def test_stage_one_trains_the_scenes_and_not_the_autoencoder():
+    weights = igae.LossWeights(rgb=0, ae_synthetic=0, ae_real_mse=0, ae_real_lpips=0, real_latent_tv=0, planes_tv=1e-5)
+    autoencoder = tiny_autoencoder()
+    for parameter in autoencoder.parameters():
+        parameter.requires_grad_(False)  # what train_stage does when train_autoencoder is false
+    views = posed_views()
+    found = gradients(objective_for(weights, autoencoder), views.subset(torch.arange(3)), None)
+    assert found == {"planes": True, "mlp": True, "encoder": False, "decoder": False}
+
+
+def test_each_loss_is_zero_on_a_perfect_prediction(monkeypatch):
+    """Perfect parts: renders equal the normalised encodings, the decoder returns the true images, tri-planes and
+    real latents are constant. Every one of the seven terms must then be zero."""
+    objective = objective_for(igae.LossWeights())
+    views = posed_views().subset(torch.arange(3))
+    real = posed_views().images[3:5]
+    truth = {3: to_signed(views.images), 2: to_signed(real)}
+    monkeypatch.setattr(objective.autoencoder, "encode", lambda images, **_: torch.zeros(len(images), 4, 4, 4))
+    monkeypatch.setattr(objective.autoencoder, "decode", lambda latents, **_: truth[len(latents)])
+    monkeypatch.setattr(objective, "render", lambda v, r: objective.normalizer.normalize(torch.zeros(len(v), 4, r, r)))
+    with torch.no_grad():
+        objective.scenes.planes.planes.fill_(0.3)
+    total, terms = objective(views, real)
+    assert set(terms) == {f.name for f in dataclasses.fields(igae.LossWeights)}
+    for name, value in terms.items():
+        assert value.item() == pytest.approx(0.0, abs=1e-6), name
+    assert total.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_empty_scenes_render_the_latent_background():
+    objective = objective_for(igae.LossWeights())
+    with torch.no_grad():
+        objective.scenes.mlp.layers[-1].bias[0] = -1e4
+    rendered = objective.render(posed_views().subset(torch.arange(2)), 4)
+    background = objective.background.view(1, -1, 1, 1) * 2 - 1
+    torch.testing.assert_close(rendered, background.expand_as(rendered))
+
+
+@pytest.mark.slow
+def test_a_stage_resumes_after_a_kill_and_continues_the_step_count(tmp_path, monkeypatch):
+    views = posed_views()
+    real = views.images
+    stage = igae.StageSettings(
+        epochs=2,
+        batch_size=2,
+        real_batch_size=1,
+        checkpoint_every=2,
+        log_every=1,
+        monitor_scenes=1,
+        monitor_views=1,
+        monitor_every=2,
+    )
+
+    def run(work):
+        autoencoder = tiny_autoencoder()
+        scenes = igae.build_scene_model(2, 4, MODEL, seed=0)
+        record = igae.train_stage(
+            "train",
+            autoencoder,
+            scenes,
+            views,
+            {"test": views.subset(torch.arange(2))},
+            real,
+            real[:2],
+            stage=stage,
+            normalizer=TanhNormalizer(0.5),
+            volume=VOLUME,
+            work_dir=work,
+        )
+        return record, scenes
+
+    class Killed(Exception):
+        pass
+
+    real_save = igae.save_checkpoint
+
+    def die_after_step_four(path, state):
+        real_save(path, state)
+        if state["step"] == 4:
+            raise Killed
+
+    monkeypatch.setattr(igae, "save_checkpoint", die_after_step_four)
+    with pytest.raises(Killed):
+        run(tmp_path / "work")
+    monkeypatch.setattr(igae, "save_checkpoint", real_save)
+    record, scenes = run(tmp_path / "work")
+    assert record["steps"] == 6 and record["steps_run"] == 2  # 3 steps per epoch; resumed at step 4
+    steps = [int(row.split(",")[0]) for row in (tmp_path / "work/metrics.csv").read_text().splitlines()[1:]]
+    # the count continues from the checkpoint: each step logged once (plus the monitoring row at the end)
+    assert steps == [1, 2, 3, 4, 5, 6, 6]
+    _, straight = run(tmp_path / "straight")
+    for key, value in straight.state_dict()["planes"].items():
+        torch.testing.assert_close(scenes.state_dict()["planes"][key], value, rtol=0, atol=0)

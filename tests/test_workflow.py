@@ -88,7 +88,8 @@ def test_pipeline_runs_through_snakemake(repo, tmp_path):
     # Phase 3: IG-AE stages; the IG-AE loads exactly like the standard AE.
     igae_model = AutoencoderKL.from_pretrained(tmp_path / "results/igae/final/autoencoder")
     assert igae_model.config.latent_channels == 16
-    for stage in ("warmup", "final"):
+    assert not (tmp_path / "results/igae/control/autoencoder").exists()  # the control keeps the standard AE
+    for stage in ("warmup", "final", "control"):
         record = json.loads((tmp_path / f"results/igae/{stage}/metrics.json").read_text())
         assert record["steps"] == 2 and "test/render_psnr" in record  # 2 scenes x 3 training views / batch 4
         assert (tmp_path / f"results/igae/{stage}/scenes.pt").is_file()

@@ -208,7 +208,16 @@ def _cmd_train_igae_stage(args: argparse.Namespace) -> None:
 
     _set_threads(args.threads)
     settings = json.loads(args.settings)
-    stage_values = dict(settings[args.stage])
+    stage_values = dict(settings["train" if args.stage == "control" else args.stage])
+    if args.stage == "control":  # stage 2's schedule, but the standard AE frozen and L_latent (+ TV) only
+        stage_values.update(
+            train_autoencoder=False,
+            real_batch_size=0,
+            cache_latents=True,
+            encoder_lr=0.0,
+            decoder_lr=0.0,
+            weights={**settings["warmup"]["weights"], "planes_tv": stage_values["weights"]["planes_tv"]},
+        )
     cache_latents = stage_values.pop("cache_latents")
     weights = igae.LossWeights(**stage_values.pop("weights"))
     stage = igae.StageSettings(
@@ -405,8 +414,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runtime_arguments(command)
     command.set_defaults(handler=_cmd_evaluate_autoencoder)
 
-    command = commands.add_parser("train-igae-stage", help="IG-AE stage 1 (warmup) or 2 (train)")
-    command.add_argument("--stage", choices=["warmup", "train"], required=True)
+    command = commands.add_parser("train-igae-stage", help="IG-AE stage 1 (warmup) or 2 (train), or the control")
+    command.add_argument(
+        "--stage",
+        choices=["warmup", "train", "control"],
+        required=True,
+        help="control: stage 1 continued for stage 2's steps with the standard AE (the baseline of the claim)",
+    )
     command.add_argument("--autoencoder", type=Path, required=True, help="diffusers autoencoder to start from")
     _add_image_set_arguments(command)
     command.add_argument("--init", type=Path, default=None, help="stage output to start the scenes from")

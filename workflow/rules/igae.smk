@@ -72,6 +72,38 @@ rule igae_train:
         " > {log} 2>&1"
 
 
+# The baseline of the paper's claim: the latent scenes trained as long again, on the frozen standard AE.
+rule igae_control:
+    input:
+        autoencoder=STANDARD_AE,
+        warmup="results/igae/warmup",
+        real_images="results/real_images",
+        scene_index="results/renders/index.json",
+    output:
+        directory("results/igae/control"),
+    params:
+        settings=json.dumps(IGAE_CFG),
+        flags=IGAE_FLAGS,
+        work_dir="results/igae/control_training",
+    log:
+        "logs/igae/igae_control.log",
+    benchmark:
+        "benchmarks/igae/igae_control.tsv"
+    threads: 8
+    resources:
+        mem_mb=16000,
+        runtime=1440,
+        gpu=IGAE_GPUS,
+    conda:
+        "../envs/igae.yaml"
+    shell:
+        "igae train-igae-stage --stage control --autoencoder {input.autoencoder} --init {input.warmup}"
+        " --real-images {input.real_images} --scene-index {input.scene_index} --out {output}"
+        " --work-dir {params.work_dir} --threads {threads} --settings {params.settings:q} {params.flags}"
+        " > {log} 2>&1"
+
+
 rule igae_all:
     input:
         rules.igae_train.output,
+        rules.igae_control.output,

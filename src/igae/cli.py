@@ -305,6 +305,28 @@ def _cmd_bench_autoencoder(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
+def _cmd_bench_igae(args: argparse.Namespace) -> None:
+    from igae.config import load_params
+    from igae.scenes.renderer import VolumeSettings
+    from igae.training.bench import benchmark_igae_step
+    from igae.training.igae import SceneModelSettings
+
+    _set_threads(args.threads)
+    config = load_params(args.params, {"preset": args.preset} if args.preset else {})
+    stage = config["igae"]["train"]
+    result = benchmark_igae_step(
+        scenes=args.scenes,
+        batch_size=stage["batch_size"],
+        real_batch_size=stage["real_batch_size"],
+        image_size=config["render"]["image_size"],
+        steps=args.steps,
+        model=SceneModelSettings(**config["igae"]["scenes"]),
+        volume=VolumeSettings(**config["igae"]["rendering"]),
+        device=_resolve_device(args.device),
+    )
+    print(json.dumps(result, indent=2))
+
+
 def _cmd_config(args: argparse.Namespace) -> None:
     from igae.config import load_params
 
@@ -438,6 +460,13 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--repeats", type=int, default=10)
     _add_runtime_arguments(command)
     command.set_defaults(handler=_cmd_bench_autoencoder)
+
+    command = commands.add_parser("bench-igae", help="print IG-AE stage-2 step speed and memory (ostris-size AE)")
+    _add_params_arguments(command)
+    command.add_argument("--scenes", type=int, default=500, help="tri-planes held (paper: 500)")
+    command.add_argument("--steps", type=int, default=20)
+    _add_runtime_arguments(command)
+    command.set_defaults(handler=_cmd_bench_igae)
 
     command = commands.add_parser("config", help="validate params.yaml and print the resolved configuration")
     _add_params_arguments(command)

@@ -1,0 +1,107 @@
+"""IG-AE step benchmark: steps per second and peak memory of a stage-2 step at a given size.
+
+At paper size (128x128, 16 channels, 500 tri-planes of [3, 32, 64, 64], 12 views + 3 real images per step,
+48 + 48 samples per ray) with an autoencoder of the ostris KL-f8-d16 architecture. The weights are random (the
+timing and memory of a step do not depend on them), so the benchmark runs where the pretrained weights are absent.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import torch
+from diffusers import AutoencoderKL
+
+from igae.autoencoders.model import LatentAutoencoder
+from igae.autoencoders.normalizer import TanhNormalizer
+from igae.data.multiview import PosedViews
+from igae.scenes.renderer import VolumeSettings
+from igae.training.igae import IgaeObjective, LossWeights, SceneModelSettings, build_scene_model
+
+#: diffusers configuration of the ostris/vae-kl-f8-d16 architecture (igae_spec.md §1.1).
+OSTRIS_ARCHITECTURE = dict(
+    in_channels=3,
+    out_channels=3,
+    latent_channels=16,
+    block_out_channels=(128, 128, 256, 512),
+    layers_per_block=2,
+    norm_num_groups=32,
+    down_block_types=("DownEncoderBlock2D",) * 4,
+    up_block_types=("UpDecoderBlock2D",) * 4,
+    sample_size=512,
+)
+
+
+def benchmark_igae_step(
+    scenes: int,
+    batch_size: int,
+    real_batch_size: int,
+    image_size: int,
+    steps: int,
+    model: SceneModelSettings,
+    volume: VolumeSettings,
+    device: str,
+) -> dict:
+    """Time ``steps`` stage-2 steps (all losses, every parameter group trained) after one warm-up step."""
+    torch.manual_seed(0)
+    autoencoder = LatentAutoencoder(AutoencoderKL(**OSTRIS_ARCHITECTURE)).to(device).train()
+    scene_model = build_scene_model(scenes, autoencoder.latent_channels, model, seed=0)
+    scene_model.planes.to(device)
+    scene_model.mlp.to(device)
+    normalizer = TanhNormalizer(0.02)
+    background = torch.full((autoencoder.latent_channels,), 0.5, device=device)
+    objective = IgaeObjective(
+        autoencoder,
+        scene_model,
+        normalizer,
+        volume,
+        background,
+        LossWeights(),
+        torch.Generator(device=device).manual_seed(0),
+    )
+    optimizer = torch.optim.Adam([*autoencoder.parameters(), *scene_model.parameters()], lr=1e-5)
+    intrinsics = torch.tensor([[1.09375, 0, 0.5], [0, 1.09375, 0.5], [0, 0, 1.0]])
+    camera = torch.eye(4)
+    camera[2, 3] = -1.3
+    views = PosedViews(
+        torch.randint(0, 256, (batch_size, 3, image_size, image_size), dtype=torch.uint8),
+        camera.expand(batch_size, 4, 4).clone(),
+        intrinsics.expand(batch_size, 3, 3).clone(),
+        torch.randint(0, scenes, (batch_size,)),
+        [str(i) for i in range(scenes)],
+    )
+    real = torch.randint(0, 256, (real_batch_size, 3, image_size, image_size), dtype=torch.uint8)
+
+    def step() -> None:
+        total, _ = objective(views, real)
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+
+    step()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    seconds = (time.perf_counter() - start) / steps
+    return {
+        "benchmark": "igae_stage2_step",
+        "device": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
+        "threads": torch.get_num_threads(),
+        "scenes": scenes,
+        "batch_size": batch_size,
+        "real_batch_size": real_batch_size,
+        "image_size": image_size,
+        "triplane": [3, model.features, model.resolution, model.resolution],
+        "samples_per_ray": volume.coarse_samples + volume.importance_samples,
+        "autoencoder_parameters": sum(p.numel() for p in autoencoder.parameters()),
+        "seconds_per_step": round(seconds, 4),
+        "steps_per_second": round(1 / seconds, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        **({"peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20)} if device.startswith("cuda") else {}),
+    }

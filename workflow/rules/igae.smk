@@ -51,6 +51,7 @@ rule igae_train:
     output:
         directory("results/igae/final"),
     params:
+        stage="train",
         settings=json.dumps(IGAE_CFG),
         flags=IGAE_FLAGS,
         work_dir="results/igae/final_training",
@@ -66,22 +67,18 @@ rule igae_train:
     conda:
         "../envs/igae.yaml"
     shell:
-        "igae train-igae-stage --stage train --autoencoder {input.autoencoder} --init {input.warmup}"
+        "igae train-igae-stage --stage {params.stage} --autoencoder {input.autoencoder} --init {input.warmup}"
         " --real-images {input.real_images} --scene-index {input.scene_index} --out {output}"
         " --work-dir {params.work_dir} --threads {threads} --settings {params.settings:q} {params.flags}"
         " > {log} 2>&1"
 
 
 # The baseline of the paper's claim: the latent scenes trained as long again, on the frozen standard AE.
-rule igae_control:
-    input:
-        autoencoder=STANDARD_AE,
-        warmup="results/igae/warmup",
-        real_images="results/real_images",
-        scene_index="results/renders/index.json",
+use rule igae_train as igae_control with:
     output:
         directory("results/igae/control"),
     params:
+        stage="control",
         settings=json.dumps(IGAE_CFG),
         flags=IGAE_FLAGS,
         work_dir="results/igae/control_training",
@@ -89,18 +86,6 @@ rule igae_control:
         "logs/igae/igae_control.log",
     benchmark:
         "benchmarks/igae/igae_control.tsv"
-    threads: 8
-    resources:
-        mem_mb=16000,
-        runtime=1440,
-        gpu=IGAE_GPUS,
-    conda:
-        "../envs/igae.yaml"
-    shell:
-        "igae train-igae-stage --stage control --autoencoder {input.autoencoder} --init {input.warmup}"
-        " --real-images {input.real_images} --scene-index {input.scene_index} --out {output}"
-        " --work-dir {params.work_dir} --threads {threads} --settings {params.settings:q} {params.flags}"
-        " > {log} 2>&1"
 
 
 rule igae_all:

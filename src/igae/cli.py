@@ -146,7 +146,8 @@ def _cmd_train_autoencoder(args: argparse.Namespace) -> None:
         "real_heldout": load_images(real_image_paths(args.real_images, "heldout"), args.image_size),
         "rendered_heldout": load_images(rendered_view_paths(args.scene_index, "eval", "all"), args.image_size),
     }
-    log.info("training images: %s", {name: len(paths) for name, paths in sources.items()})
+    counts = {name: len(paths) for name, paths in sources.items()}
+    log.info("training images: %s", counts)
     train_embedded_autoencoder(
         train_images,
         args.out,
@@ -155,7 +156,7 @@ def _cmd_train_autoencoder(args: argparse.Namespace) -> None:
         work_dir=args.work_dir,
         validation_images=validation,
         device=_resolve_device(args.device),
-        metadata={"training_sets": {name: len(paths) for name, paths in sources.items()}},
+        metadata={"training_sets": counts},
     )
 
 
@@ -231,12 +232,10 @@ def _cmd_train_igae_stage(args: argparse.Namespace) -> None:
     device = _resolve_device(args.device)
     autoencoder = load_autoencoder(args.autoencoder, expected_channels=args.latent_channels, device=device)
     train_views = load_posed_views(args.scene_index, "igae_train", "train")
-    monitored = settings["monitor"]["scenes"]
+    monitored, per_scene = settings["monitor"]["scenes"], settings["monitor"]["views"]
     monitor_sets = {
-        kind: _first_views_per_scene(
-            load_posed_views(args.scene_index, "igae_train", kind, monitored), settings["monitor"]["views"]
-        )
-        for kind in ("train", "test")
+        "train": train_views.first_views_per_scene(per_scene, monitored),
+        "test": load_posed_views(args.scene_index, "igae_train", "test", monitored).first_views_per_scene(per_scene),
     }
     real_train = load_images(real_image_paths(args.real_images, "train"))
     real_heldout = load_images(real_image_paths(args.real_images, "heldout"))
@@ -280,20 +279,12 @@ def _cmd_train_igae_stage(args: argparse.Namespace) -> None:
     )
 
 
-def _first_views_per_scene(views, count: int):
-    import torch
-
-    keep = [i for i, scene in enumerate(views.scene_ids.tolist()) if int((views.scene_ids[:i] == scene).sum()) < count]
-    return views.subset(torch.tensor(keep))
-
-
 def _cmd_bench_autoencoder(args: argparse.Namespace) -> None:
     from igae.autoencoders.bench import benchmark_autoencoder
     from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
-    from igae.config import load_params
 
     _set_threads(args.threads)
-    config = load_params(args.params, {"preset": args.preset} if args.preset else {})
+    config = _load_config(args)
     embedded = config["autoencoder"]["embedded"]
     architecture = EmbeddedArchitecture(
         latent_channels=config["autoencoder"]["latent_channels"],
@@ -306,13 +297,12 @@ def _cmd_bench_autoencoder(args: argparse.Namespace) -> None:
 
 
 def _cmd_bench_igae(args: argparse.Namespace) -> None:
-    from igae.config import load_params
     from igae.scenes.renderer import VolumeSettings
     from igae.training.bench import benchmark_igae_step
     from igae.training.igae import SceneModelSettings
 
     _set_threads(args.threads)
-    config = load_params(args.params, {"preset": args.preset} if args.preset else {})
+    config = _load_config(args)
     stage = config["igae"]["train"]
     result = benchmark_igae_step(
         scenes=args.scenes,
@@ -327,11 +317,15 @@ def _cmd_bench_igae(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
-def _cmd_config(args: argparse.Namespace) -> None:
+def _load_config(args: argparse.Namespace) -> dict:
+    """params.yaml (``--params``) validated, with ``--preset`` applied when given."""
     from igae.config import load_params
 
-    overrides = {"preset": args.preset} if args.preset else {}
-    print(json.dumps(load_params(args.params, overrides), indent=2))
+    return load_params(args.params, {"preset": args.preset} if args.preset else {})
+
+
+def _cmd_config(args: argparse.Namespace) -> None:
+    print(json.dumps(_load_config(args), indent=2))
 
 
 def _add_image_set_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from igae.autoencoders.embedded import build_embedded_autoencoder, random_crops
+from igae.autoencoders.embedded import build_embedded_autoencoder, random_crops, reconstruction_loss
 from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
 
 
@@ -33,10 +33,7 @@ def benchmark_autoencoder(
 
     def train_step() -> None:
         batch = random_crops(pool, training.batch_size, training.crop_size, generator).to(device)
-        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=training.bfloat16):
-            posterior = autoencoder.posterior(batch)
-            reconstruction = autoencoder.decode(posterior.sample(), clamp=False).float()
-        loss = (reconstruction - batch).pow(2).mean() + training.kl_weight * posterior.kl().mean()
+        loss, _ = reconstruction_loss(autoencoder, batch, training)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

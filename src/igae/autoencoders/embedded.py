@@ -26,8 +26,9 @@ from diffusers import AutoencoderKL
 
 from igae.autoencoders.model import LatentAutoencoder
 from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
-from igae.data.image_sets import to_signed, to_unit
+from igae.data.image_sets import to_signed
 from igae.errors import ConfigError
+from igae.evaluation.autoencoder import reconstruct
 from igae.evaluation.image_metrics import build_lpips, psnr
 from igae.io_utils import atomic_directory, write_json_atomic
 from igae.training.checkpoint import fingerprint, load_checkpoint, save_checkpoint
@@ -78,15 +79,35 @@ def learning_rate_factor(step: int, settings: EmbeddedTraining) -> float:
     return settings.final_lr_fraction + (1.0 - settings.final_lr_fraction) * cosine
 
 
-@torch.no_grad()
-def reconstruction_psnr(autoencoder: LatentAutoencoder, images: torch.Tensor, batch_size: int = 16) -> float:
+def reconstruction_loss(
+    autoencoder: LatentAutoencoder,
+    batch: torch.Tensor,
+    training: EmbeddedTraining,
+    perceptual: torch.nn.Module | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The embedded AE's training loss on ``batch`` [B, 3, s, s] in [-1, 1]: MSE + ``l1_weight`` * L1 +
+    ``kl_weight`` * KL (+ ``lpips_weight`` * LPIPS when ``perceptual`` is given), on a posterior sample.
+    Returns the total and each term."""
+    device_type = batch.device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=training.bfloat16):
+        posterior = autoencoder.posterior(batch)
+        reconstruction = autoencoder.decode(posterior.sample(), clamp=False).float()
+    losses = {
+        "mse": F.mse_loss(reconstruction, batch),
+        "l1": F.l1_loss(reconstruction, batch),
+        "kl": posterior.kl().mean(),
+    }
+    total = losses["mse"] + training.l1_weight * losses["l1"] + training.kl_weight * losses["kl"]
+    if perceptual is not None:
+        losses["lpips"] = perceptual(reconstruction, batch).mean()
+        total = total + training.lpips_weight * losses["lpips"]
+    return total, losses
+
+
+def reconstruction_psnr(autoencoder: LatentAutoencoder, images: torch.Tensor) -> float:
     """Mean PSNR (dB) of ``decode(encode_mean(x))`` over uint8 images [N, 3, H, W]."""
-    values = []
-    for start in range(0, len(images), batch_size):
-        batch = to_signed(images[start : start + batch_size]).to(autoencoder.device)
-        reconstruction = autoencoder.decode(autoencoder.encode(batch, sample=False))
-        values.append(psnr(to_unit(reconstruction), to_unit(batch)))
-    return float(torch.cat(values).mean())
+    reconstructions, _ = reconstruct(autoencoder, images, posterior="mean", generator=None)
+    return float(psnr(reconstructions, images.float() / 255.0).mean())
 
 
 def train_embedded_autoencoder(
@@ -140,18 +161,7 @@ def train_embedded_autoencoder(
     last_losses: dict[str, float] = {}
     for step in range(start_step, training.steps):
         batch = random_crops(train_images, training.batch_size, training.crop_size, generator).to(device)
-        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=training.bfloat16):
-            posterior = autoencoder.posterior(batch)
-            reconstruction = autoencoder.decode(posterior.sample(), clamp=False).float()
-        losses = {
-            "mse": F.mse_loss(reconstruction, batch),
-            "l1": F.l1_loss(reconstruction, batch),
-            "kl": posterior.kl().mean(),
-        }
-        total = losses["mse"] + training.l1_weight * losses["l1"] + training.kl_weight * losses["kl"]
-        if perceptual is not None:
-            losses["lpips"] = perceptual(reconstruction, batch).mean()
-            total = total + training.lpips_weight * losses["lpips"]
+        total, losses = reconstruction_loss(autoencoder, batch, training, perceptual)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()

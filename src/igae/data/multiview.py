@@ -30,6 +30,16 @@ class PosedViews:
     def __len__(self) -> int:
         return len(self.images)
 
+    def first_views_per_scene(self, count: int, scenes: int | None = None) -> PosedViews:
+        """The first ``count`` views of each scene (of the first ``scenes`` scenes, if given), in order."""
+        keep = []
+        seen: dict[int, int] = {}
+        for index, scene in enumerate(self.scene_ids.tolist()):
+            if (scenes is None or scene < scenes) and seen.get(scene, 0) < count:
+                seen[scene] = seen.get(scene, 0) + 1
+                keep.append(index)
+        return self.subset(torch.tensor(keep, dtype=torch.long))
+
     def subset(self, indices: torch.Tensor) -> PosedViews:
         return PosedViews(
             self.images[indices],

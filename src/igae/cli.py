@@ -279,6 +279,28 @@ def _cmd_train_igae_stage(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_train_nerf(args: argparse.Namespace) -> None:
+    from igae.nerf.run import NerfSettings, run_nerf
+
+    if args.space == "latent" and args.autoencoder is None:
+        raise IgaeError("--space latent needs --autoencoder (a diffusers autoencoder folder)")
+    _set_threads(args.threads)
+    run_nerf(
+        args.method,
+        args.space,
+        args.scene,
+        args.run_dir,
+        args.metrics,
+        args.figure,
+        NerfSettings.from_section(json.loads(args.settings)),
+        autoencoder=args.autoencoder if args.space == "latent" else None,
+        latent_channels=args.latent_channels,
+        normalizer_scale=args.normalizer_scale,
+        device=_resolve_device(args.device),
+        threads=args.threads,
+    )
+
+
 def _cmd_bench_autoencoder(args: argparse.Namespace) -> None:
     from igae.autoencoders.bench import benchmark_autoencoder
     from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
@@ -448,6 +470,20 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--normalizer-eps", type=float, default=DEFAULT_NORMALIZER_EPS)
     _add_runtime_arguments(command)
     command.set_defaults(handler=_cmd_train_igae_stage)
+
+    command = commands.add_parser("train-nerf", help="train and evaluate one NeRF (latent or RGB) on one scene")
+    command.add_argument("--method", required=True, help="vanilla-nerf, nerfacto, tensorf, kplanes, instant-ngp, splatfacto")
+    command.add_argument("--space", choices=["latent", "rgb"], required=True)
+    command.add_argument("--scene", type=Path, required=True, help="scene folder with transforms.json")
+    command.add_argument("--autoencoder", type=Path, default=None, help="diffusers autoencoder folder (latent space)")
+    command.add_argument("--run-dir", type=Path, required=True, help="nerfstudio outputs: config, checkpoints, logs")
+    command.add_argument("--metrics", type=Path, required=True, help="JSON of metrics and timings")
+    command.add_argument("--figure", type=Path, required=True, help="PNG of the held-out views")
+    command.add_argument("--settings", required=True, help="the `nerf` section of params.yaml, as JSON")
+    command.add_argument("--latent-channels", type=int, default=None)
+    command.add_argument("--normalizer-scale", type=float, default=PAPER_NORMALIZER_SCALE)
+    _add_runtime_arguments(command)
+    command.set_defaults(handler=_cmd_train_nerf)
 
     command = commands.add_parser("bench-autoencoder", help="print the embedded autoencoder's speed")
     _add_params_arguments(command)

@@ -1,0 +1,258 @@
+"""The latent NeRF methods: one table, from which nerfstudio method configs are built.
+
+Each :class:`NerfMethod` holds a method's model settings for latent scenes (latent-nerfstudio's, see
+``latent_nerfstudio_spec.md`` §2), nerfstudio's stock RGB optimizers, the learning-rate factor the paper applies
+in latent space, and what it needs to run. :func:`trainer_config` turns one into a nerfstudio ``TrainerConfig``
+for a space (``latent``: the paper's protocol, 10k latent-supervision + 15k RGB-alignment steps, one whole
+latent view per step; ``rgb``: the same model in RGB with nerfstudio's ray batches, as the baseline).
+The entry points in ``pyproject.toml`` (group ``nerfstudio.method_configs``) point at the
+``MethodSpecification`` objects at the bottom of this module, so ``ns-train latent-nerfacto`` works.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Callable, Dict, Literal, Optional
+
+from nerfstudio.cameras.camera_optimizers import CameraOptimizerConfig
+from nerfstudio.configs.base_config import LoggingConfig, ViewerConfig
+from nerfstudio.data.dataparsers.nerfstudio_dataparser import NerfstudioDataParserConfig
+from nerfstudio.engine.optimizers import AdamOptimizerConfig, RAdamOptimizerConfig
+from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
+from nerfstudio.engine.trainer import TrainerConfig
+from nerfstudio.plugins.types import MethodSpecification
+
+from igae.nerf.catalog import CUDA_ONLY
+from igae.nerf.datamanager import LatentDataManagerConfig
+from igae.nerf.kplanes import LatentKPlanesModelConfig
+from igae.nerf.latent_space import LatentSpaceConfig
+from igae.nerf.models import (
+    ChannelOutputConfig,
+    LatentInstantNGPModelConfig,
+    LatentNerfactoModelConfig,
+    LatentTensoRFModelConfig,
+    LatentVanillaModelConfig,
+)
+from igae.nerf.pipeline import DECODER_GROUP, ExponentialSchedulerConfig, LatentPipelineConfig
+from igae.nerf.splatfacto import LatentSplatfactoModelConfig
+
+Space = Literal["latent", "rgb"]
+OptimizerTable = Dict[str, Dict[str, object]]
+PAPER_LATENT_SUPERVISION_STEPS = 10000
+PAPER_RGB_ALIGNMENT_STEPS = 15000
+PAPER_DECODER_LR = 1e-4
+PAPER_DECODER_GAMMA = 0.99969
+
+
+def _adam(lr: float, lr_final: Optional[float] = None, max_steps: int = 30000, eps: float = 1e-15) -> dict:
+    scheduler = None if lr_final is None else ExponentialDecaySchedulerConfig(lr_final=lr_final, max_steps=max_steps)
+    return {"optimizer": AdamOptimizerConfig(lr=lr, eps=eps), "scheduler": scheduler}
+
+
+@dataclass(frozen=True)
+class NerfMethod:
+    name: str
+    description: str
+    model: Callable[[], ChannelOutputConfig]
+    """Model settings for object scenes (near/far, no camera optimisation, no appearance embedding)."""
+    optimizers: Callable[[], OptimizerTable]
+    """nerfstudio's stock optimizers (the RGB baseline's); latent space multiplies them by latent_lr_factor."""
+    latent_lr_factor: float
+    mixed_precision: bool
+    rgb_rays_per_batch: int
+    """Rays per step of the RGB baseline (nerfstudio's default); latent runs render one whole view per step."""
+    batch_kind: Literal["rays", "camera"] = "rays"
+
+    @property
+    def needs_cuda(self) -> Optional[str]:
+        """Why the method cannot run on CPU (None: it can)."""
+        return CUDA_ONLY[self.name]
+
+
+def _nerfacto_model() -> LatentNerfactoModelConfig:
+    return LatentNerfactoModelConfig(
+        near_plane=0.2,
+        far_plane=2.4,
+        use_appearance_embedding=False,
+        use_average_appearance_embedding=True,
+        average_init_density=0.01,
+        eval_num_rays_per_chunk=1 << 15,
+        camera_optimizer=CameraOptimizerConfig(mode="off"),
+    )
+
+
+def _kplanes_model() -> LatentKPlanesModelConfig:
+    return LatentKPlanesModelConfig(
+        near_plane=0.2,
+        far_plane=2.4,
+        use_appearance_embedding=False,
+        interlevel_loss_mult=1.0,
+        distortion_loss_mult=0.01,
+        eval_num_rays_per_chunk=1 << 15,
+        camera_optimizer=CameraOptimizerConfig(mode="off"),
+    )
+
+
+def _fields_and_proposals(lr: float, lr_final: float, max_steps: int = 200000, eps: float = 1e-15) -> OptimizerTable:
+    return {"proposal_networks": _adam(lr, lr_final, max_steps, eps), "fields": _adam(lr, lr_final, max_steps, eps)}
+
+
+METHODS: Dict[str, NerfMethod] = {
+    method.name: method
+    for method in (  # the order of igae.nerf.catalog.METHOD_NAMES
+        NerfMethod(
+            name="vanilla-nerf",
+            description="NeRF (Mildenhall et al.): MLP field, coarse + fine sampling",
+            model=lambda: LatentVanillaModelConfig(collider_params={"near_plane": 0.2, "far_plane": 4.0}),
+            optimizers=lambda: {
+                "fields": {"optimizer": RAdamOptimizerConfig(lr=5e-4, eps=1e-8), "scheduler": None},
+                "temporal_distortion": {"optimizer": RAdamOptimizerConfig(lr=5e-4, eps=1e-8), "scheduler": None},
+            },
+            latent_lr_factor=1.0,
+            mixed_precision=False,
+            rgb_rays_per_batch=1024,
+        ),
+        NerfMethod(
+            name="nerfacto",
+            description="nerfacto: hash-grid field with proposal sampling",
+            model=_nerfacto_model,
+            optimizers=lambda: _fields_and_proposals(1e-2, 1e-4),
+            latent_lr_factor=0.1,
+            mixed_precision=True,
+            rgb_rays_per_batch=4096,
+        ),
+        NerfMethod(
+            name="tensorf",
+            description="TensoRF: vector-matrix factorised radiance field",
+            model=lambda: LatentTensoRFModelConfig(
+                regularization="tv", camera_optimizer=CameraOptimizerConfig(mode="off")
+            ),
+            optimizers=lambda: {
+                "fields": _adam(1e-3, 1e-4, 30000, eps=1e-8),
+                "encodings": _adam(2e-2, 2e-3, 30000, eps=1e-8),
+            },
+            latent_lr_factor=0.1,
+            mixed_precision=False,
+            rgb_rays_per_batch=4096,
+        ),
+        NerfMethod(
+            name="kplanes",
+            description="K-Planes: multiscale factorised planes, built from nerfstudio components (pure torch)",
+            model=_kplanes_model,
+            optimizers=lambda: _fields_and_proposals(1e-2, 1e-4, 30000, eps=1e-12),
+            latent_lr_factor=0.1,
+            mixed_precision=True,
+            rgb_rays_per_batch=4096,
+        ),
+        NerfMethod(
+            name="instant-ngp",
+            description="Instant-NGP: hash grid with an occupancy grid (nerfacc)",
+            model=lambda: LatentInstantNGPModelConfig(
+                eval_num_rays_per_chunk=8192, use_appearance_embedding=False, far_plane=4.0
+            ),
+            optimizers=lambda: {"fields": _adam(1e-2, 1e-4, 200000)},
+            latent_lr_factor=0.1,
+            mixed_precision=True,
+            rgb_rays_per_batch=4096,
+        ),
+        NerfMethod(
+            name="splatfacto",
+            description="Gaussian splatting (gsplat) with C-channel Gaussians; not in the paper",
+            model=lambda: LatentSplatfactoModelConfig(num_downscales=0, camera_optimizer=CameraOptimizerConfig(mode="off")),
+            optimizers=lambda: {
+                "means": _adam(1.6e-4, 1.6e-6, 30000),
+                "features_dc": _adam(2.5e-3),
+                "features_rest": _adam(2.5e-3 / 20),
+                "opacities": _adam(5e-2),
+                "scales": _adam(5e-3),
+                "quats": _adam(1e-3),
+            },
+            latent_lr_factor=1.0,
+            mixed_precision=False,
+            rgb_rays_per_batch=0,
+            batch_kind="camera",
+        ),
+    )
+}
+
+
+def get_method(name: str) -> NerfMethod:
+    """The method called ``name`` (with or without the ``latent-`` prefix), or a clear error."""
+    method = METHODS.get(name.removeprefix("latent-"))
+    if method is None:
+        raise KeyError(f"unknown NeRF method '{name}': choose from {', '.join(METHODS)}")
+    return method
+
+
+def scaled_optimizers(table: OptimizerTable, factor: float) -> OptimizerTable:
+    """``table`` with every initial and final learning rate multiplied by ``factor`` (schedule lengths kept)."""
+    scaled = copy.deepcopy(table)
+    for entry in scaled.values():
+        entry["optimizer"].lr *= factor
+        scheduler = entry["scheduler"]
+        if isinstance(scheduler, ExponentialDecaySchedulerConfig):
+            scheduler.lr_final = None if scheduler.lr_final is None else scheduler.lr_final * factor
+    return scaled
+
+
+def trainer_config(
+    method: NerfMethod,
+    space: Space = "latent",
+    *,
+    latent_supervision_steps: int = PAPER_LATENT_SUPERVISION_STEPS,
+    rgb_alignment_steps: int = PAPER_RGB_ALIGNMENT_STEPS,
+    autoencoder: Optional[str] = "ostris-kl-f8-d16",
+    decoder_lr: float = PAPER_DECODER_LR,
+    decoder_gamma: float = PAPER_DECODER_GAMMA,
+) -> TrainerConfig:
+    """A nerfstudio ``TrainerConfig`` for ``method`` in ``space`` (see the module docstring).
+
+    In RGB space the run has as many steps as the latent run's two stages together, with no alignment stage.
+    """
+    total_steps = latent_supervision_steps + rgb_alignment_steps
+    latent = space == "latent"
+    optimizers = scaled_optimizers(method.optimizers(), method.latent_lr_factor if latent else 1.0)
+    optimizers[DECODER_GROUP] = {
+        "optimizer": AdamOptimizerConfig(lr=decoder_lr, eps=1e-8),
+        "scheduler": ExponentialSchedulerConfig(gamma=decoder_gamma),
+    }
+    return TrainerConfig(
+        method_name=f"{'latent' if latent else 'rgb'}-{method.name}",
+        max_num_iterations=total_steps,
+        mixed_precision=method.mixed_precision,
+        steps_per_save=1000,
+        steps_per_eval_batch=500,
+        steps_per_eval_image=500,
+        steps_per_eval_all_images=1000,
+        pipeline=LatentPipelineConfig(
+            datamanager=LatentDataManagerConfig(
+                dataparser=NerfstudioDataParserConfig(downscale_factor=1, train_split_fraction=0.9),
+                rays_per_batch=0 if latent else method.rgb_rays_per_batch,
+                batch_kind=method.batch_kind,
+            ),
+            model=method.model(),
+            latent_space=LatentSpaceConfig(autoencoder=autoencoder if latent else None),
+            alignment_start=latent_supervision_steps if latent else total_steps,
+        ),
+        optimizers=optimizers,
+        viewer=ViewerConfig(num_rays_per_chunk=1 << 15, quit_on_train_completion=True),
+        logging=LoggingConfig(steps_per_log=10),
+        vis="tensorboard",
+    )
+
+
+def _specification(name: str) -> MethodSpecification:
+    method = METHODS[name]
+    return MethodSpecification(
+        config=trainer_config(method),
+        description=f"Latent {method.description} (IG-AE protocol; --pipeline.latent-space.autoencoder sets the AE)",
+    )
+
+
+latent_vanilla_nerf = _specification("vanilla-nerf")
+latent_nerfacto = _specification("nerfacto")
+latent_tensorf = _specification("tensorf")
+latent_kplanes = _specification("kplanes")
+latent_instant_ngp = _specification("instant-ngp")
+latent_splatfacto = _specification("splatfacto")

@@ -1,0 +1,289 @@
+"""The latent NeRF pipeline: latent supervision, then RGB alignment through a fine-tuned decoder.
+
+Stage 1 (steps < ``alignment_start``): the method's own losses on the cached target images, i.e. on
+normalised latents (or on RGB for the baselines). Stage 2 (``alignment_start`` onwards, latent space only):
+one whole training view is rendered at latent resolution, decoded, and ``rgb_loss_weight * MSE`` against the
+full-resolution RGB image trains the NeRF and the autoencoder's decoder together; the method's latent loss is
+off unless ``latent_loss_in_alignment`` is set. At the switch every optimizer and scheduler is reset to its
+initial state (latent-nerfstudio resets the NeRF's; the decoder's has never stepped), so the NeRF's learning
+rate schedule restarts, as in the paper's code.
+
+The pipeline also owns the evaluation every run shares, latent and RGB alike (:meth:`LatentPipeline.render_view`,
+:meth:`LatentPipeline.evaluate_view`), and counts pure training time (the iterations only, no evaluation,
+logging or checkpoints) in a buffer saved with every checkpoint, so a resumed run reports the total.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Literal, Optional, Tuple, Type
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float
+from nerfstudio.cameras.cameras import Cameras
+from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
+from nerfstudio.engine.optimizers import Optimizers
+from nerfstudio.engine.schedulers import Scheduler, SchedulerConfig
+from nerfstudio.models.base_model import ModelConfig
+from nerfstudio.pipelines.base_pipeline import Pipeline, VanillaPipelineConfig
+from PIL import Image
+from torch import Tensor
+from torch.cuda.amp.grad_scaler import GradScaler
+from torch.nn import Parameter
+from torch.optim import Optimizer, lr_scheduler
+
+from igae.evaluation.image_metrics import ImageMetrics, psnr
+from igae.nerf.datamanager import LatentDataManagerConfig
+from igae.nerf.latent_space import LatentSpace, LatentSpaceConfig
+from igae.nerf.models import ChannelOutputConfig
+
+DECODER_GROUP = "autoencoder_decoder"
+RENDER_KEYS = ("rgb_fine", "rgb")  # vanilla NeRF renders its fine field under rgb_fine
+
+
+@dataclass
+class ExponentialSchedulerConfig(SchedulerConfig):
+    """lr = lr_init * gamma^k after k steps (torch ExponentialLR): latent-nerfstudio's decoder schedule."""
+
+    _target: Type = field(default_factory=lambda: ExponentialScheduler)
+    gamma: float = 0.99969
+
+
+class ExponentialScheduler(Scheduler):
+    config: ExponentialSchedulerConfig
+
+    def get_scheduler(self, optimizer: Optimizer, lr_init: float) -> lr_scheduler.LRScheduler:
+        return lr_scheduler.ExponentialLR(optimizer, gamma=self.config.gamma)
+
+
+@dataclass
+class LatentPipelineConfig(VanillaPipelineConfig):
+    _target: Type = field(default_factory=lambda: LatentPipeline)
+    datamanager: LatentDataManagerConfig = field(default_factory=LatentDataManagerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    latent_space: LatentSpaceConfig = field(default_factory=LatentSpaceConfig)
+    alignment_start: int = 10000
+    """First step of stage 2 (RGB alignment). A value >= the step count trains stage 1 only."""
+    rgb_loss_weight: float = 0.01
+    """Weight of the decoded-render RGB MSE in stage 2 (latent-nerfstudio's loss_d_factor)."""
+    latent_loss_in_alignment: bool = False
+    """Keep the method's latent loss on in stage 2 (the paper's code turns it off)."""
+
+
+class LatentPipeline(Pipeline):
+    """See the module docstring."""
+
+    config: LatentPipelineConfig
+
+    def __init__(
+        self,
+        config: LatentPipelineConfig,
+        device: str,
+        test_mode: Literal["test", "val", "inference"] = "val",
+        world_size: int = 1,
+        local_rank: int = 0,
+        grad_scaler: Optional[GradScaler] = None,
+    ):
+        super().__init__()
+        if world_size > 1:
+            raise NotImplementedError("the latent pipeline trains on one device (world_size 1)")
+        if not isinstance(config.model, ChannelOutputConfig):
+            raise TypeError(f"{type(config.model).__name__} is not a channel model config of igae.nerf")
+        self.config = config
+        self.test_mode = test_mode
+        self.world_size = world_size
+        self.latent_space = LatentSpace(config.latent_space, device)
+        self.datamanager = config.datamanager.setup(
+            device=device, test_mode=test_mode, world_size=world_size, local_rank=local_rank,
+            latent_space=self.latent_space,
+        )  # fmt: skip
+        image_height = int(self.datamanager.train_dataset.cameras.height[0])
+        config.model.output_channels = self.latent_space.channels
+        config.model.background = self.latent_space.background(image_height)
+        self._model = config.model.setup(
+            scene_box=self.datamanager.train_dataset.scene_box,
+            num_train_data=len(self.datamanager.train_dataset),
+            metadata=self.datamanager.train_dataset.metadata,
+            device=device,
+            grad_scaler=grad_scaler,
+            seed_points=None,
+        )
+        self.model.to(device)
+        self.latent_space.to(device)
+        self.register_buffer("train_seconds", torch.zeros((), dtype=torch.float64))
+        self._image_metrics: List[ImageMetrics] = []  # built on first use; a list keeps it out of checkpoints
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    # -- training ---------------------------------------------------------------------------------------------
+    def aligning(self, step: int) -> bool:
+        """Whether ``step`` belongs to stage 2 (RGB alignment)."""
+        return self.latent_space.is_latent and step >= self.config.alignment_start
+
+    def get_train_loss_dict(self, step: int):
+        aligning = self.aligning(step)
+        self.latent_space.set_decoder_trainable(aligning)
+        if not aligning:
+            inputs, batch = self.datamanager.next_train(step)
+            outputs = self._model(inputs)
+            metrics = self.model.get_metrics_dict(outputs, batch)
+            losses = self.model.get_loss_dict(outputs, batch, metrics)
+            metrics["stage"] = 1
+            return outputs, losses, metrics
+
+        inputs, batch = self.datamanager.next_train_view(step)
+        outputs = self._model(inputs)
+        rendered = self.rendered_view(outputs, batch["rgb"].shape)  # [h, w, C]
+        decoded = self.latent_space.decode(rendered[None])[0]  # [H, W, 3]
+        losses = {"rgb_alignment": self.config.rgb_loss_weight * F.mse_loss(decoded, batch["rgb"])}
+        metrics = {"stage": 2, "rgb_psnr": psnr(_chw(decoded.detach().clamp(0, 1)), _chw(batch["rgb"]))[0]}
+        if self.config.latent_loss_in_alignment:
+            metrics.update(self.model.get_metrics_dict(outputs, batch))
+            losses.update(self.model.get_loss_dict(outputs, batch, metrics))
+        return outputs, losses, metrics
+
+    def rendered_view(self, outputs: Dict[str, Tensor], rgb_shape: torch.Size) -> Float[Tensor, "h w C"]:
+        """The model's rendered target image, reshaped to the latent grid of an RGB image of ``rgb_shape``."""
+        key = next(key for key in RENDER_KEYS if key in outputs)
+        factor = self.latent_space.downsampling_factor
+        return outputs[key].reshape(rgb_shape[0] // factor, rgb_shape[1] // factor, -1)
+
+    def get_param_groups(self) -> Dict[str, List[Parameter]]:
+        groups = {**self.datamanager.get_param_groups(), **self.model.get_param_groups()}
+        if self.latent_space.is_latent:
+            groups[DECODER_GROUP] = self.latent_space.decoder_parameters()
+        return groups
+
+    def get_training_callbacks(self, attributes: TrainingCallbackAttributes) -> List[TrainingCallback]:
+        callbacks = self.datamanager.get_training_callbacks(attributes) + self.model.get_training_callbacks(attributes)
+        timer = IterationTimer(self.train_seconds, self.device)
+        callbacks += [
+            TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], timer.start),
+            TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], timer.stop),
+        ]
+        if self.latent_space.is_latent and attributes.optimizers is not None:
+            optimizers = attributes.optimizers
+            callbacks.append(
+                TrainingCallback(
+                    [TrainingCallbackLocation.BEFORE_TRAIN_ITERATION],
+                    lambda step: reset_optimizers(optimizers),
+                    iters=(self.config.alignment_start,),
+                )
+            )
+        return callbacks
+
+    # -- evaluation -------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def render_view(self, camera: Cameras, rgb_shape: torch.Size) -> Tuple[Float[Tensor, "h w C"], Float[Tensor, "H W 3"]]:
+        """Render one camera at target resolution and decode it: (target image, RGB in [0, 1])."""
+        outputs = self.model.get_outputs_for_camera(camera)
+        rendered = self.rendered_view(outputs, rgb_shape)
+        return rendered, self.latent_space.decode(rendered[None])[0].clamp(0.0, 1.0)
+
+    @torch.no_grad()
+    def evaluate_view(self, camera: Cameras, batch: Dict[str, Any]) -> Tuple[Dict[str, float], Dict[str, Tensor]]:
+        """Metrics of one held-out view: decoded render vs RGB (psnr, ssim, lpips), target-space PSNR, the
+        autoencoder ceiling (RGB vs decode(encode(RGB)) with the current decoder), and the seconds taken to
+        render and decode the view."""
+        if not self._image_metrics:
+            self._image_metrics.append(ImageMetrics().to(self.device))
+        timer = IterationTimer(torch.zeros((), dtype=torch.float64), self.device)
+        timer.start(0)
+        rendered, decoded = self.render_view(camera, batch["rgb"].shape)
+        timer.stop(0)
+        ground_truth = batch["rgb"]
+        values = self._image_metrics[0](_chw(decoded), _chw(ground_truth))
+        metrics = {name: float(value[0]) for name, value in values.items()}
+        metrics["render_seconds"] = float(timer.total)
+        images = {"render": decoded, "ground_truth": ground_truth}
+        if self.latent_space.is_latent:
+            metrics["latent_psnr"] = float(psnr(_chw(rendered.clamp(0, 1)), _chw(batch["image"]))[0])
+            ceiling = self.latent_space.decode(batch["image"][None])[0].clamp(0.0, 1.0)
+            metrics["autoencoder_psnr"] = float(psnr(_chw(ceiling), _chw(ground_truth))[0])
+            images["autoencoder"] = ceiling
+        return metrics, images
+
+    def get_eval_loss_dict(self, step: int):
+        self.eval()
+        inputs, batch = self.datamanager.next_eval(step)
+        outputs = self.model(inputs)
+        metrics = self.model.get_metrics_dict(outputs, batch)
+        losses = self.model.get_loss_dict(outputs, batch, metrics)
+        self.train()
+        return outputs, losses, metrics
+
+    def get_eval_image_metrics_and_images(self, step: int):
+        self.eval()
+        camera, batch = self.datamanager.next_eval_image(step)
+        metrics, images = self.evaluate_view(camera, batch)
+        self.train()
+        return metrics, images
+
+    def get_average_eval_image_metrics(
+        self, step: Optional[int] = None, output_path: Optional[Path] = None, get_std: bool = False
+    ) -> Dict[str, float]:
+        self.eval()
+        per_view = defaultdict(list)
+        for index, (camera, batch) in enumerate(self.datamanager.eval_views()):
+            metrics, images = self.evaluate_view(camera, batch)
+            for name, value in metrics.items():
+                per_view[name].append(value)
+            if output_path is not None:
+                output_path.mkdir(parents=True, exist_ok=True)
+                for name, image in images.items():
+                    array = (image.clamp(0, 1) * 255).round().byte().cpu().numpy()
+                    Image.fromarray(array).save(output_path / f"eval_{index:04d}_{name}.png")
+        self.train()
+        summary = {}
+        for name, values in per_view.items():
+            std, mean = torch.std_mean(torch.tensor(values, dtype=torch.float64), correction=0)
+            summary[name] = float(mean)
+            if get_std:
+                summary[f"{name}_std"] = float(std)
+        return summary
+
+    def load_pipeline(self, loaded_state: Dict[str, Any], step: int) -> None:
+        self.model.update_to_step(step)
+        self.load_state_dict(loaded_state)
+
+
+class IterationTimer:
+    """Adds the wall time of each training iteration to a tensor (synchronising CUDA so the time is real)."""
+
+    def __init__(self, total: Tensor, device: torch.device):
+        self.total = total
+        self.cuda = torch.device(device).type == "cuda"
+        self.started = 0.0
+
+    def _now(self) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def start(self, step: int) -> None:
+        self.started = self._now()
+
+    def stop(self, step: int) -> None:
+        self.total += self._now() - self.started
+
+
+def reset_optimizers(optimizers: Optimizers) -> None:
+    """Every optimizer and scheduler back to its initial state (moments cleared, schedules restarted)."""
+    for name, optimizer in optimizers.optimizers.items():
+        optimizer.state = defaultdict(dict)
+        for group in optimizer.param_groups:
+            group["lr"] = group.get("initial_lr", group["lr"])
+        scheduler_config = optimizers.config[name].get("scheduler")
+        if scheduler_config is not None:
+            lr_init = optimizers.config[name]["optimizer"].lr
+            optimizers.schedulers[name] = scheduler_config.setup().get_scheduler(optimizer=optimizer, lr_init=lr_init)
+
+
+def _chw(image: Float[Tensor, "H W C"]) -> Float[Tensor, "1 C H W"]:
+    return image.permute(2, 0, 1)[None].float()

@@ -1,0 +1,265 @@
+"""Train one NeRF (a method, a space, a scene) with nerfstudio's own Trainer, then evaluate it the shared way.
+
+This is what the workflow's ``nerf_*`` rules call (``igae train-nerf``). It builds the method's nerfstudio
+config (:func:`igae.nerf.methods.trainer_config`), applies the ``nerf`` section of ``params.yaml`` (step
+counts, learning-rate factors, ray batches, per-method model settings), resumes from the run's latest
+nerfstudio checkpoint when one exists, trains, and writes one JSON of metrics and timings plus a PNG of every
+held-out view (decoded render above ground truth).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Literal, Optional
+
+import numpy as np
+import torch
+from nerfstudio.engine.trainer import TrainerConfig
+
+from igae.errors import ConfigError, IgaeError
+from igae.io_utils import write_bytes_atomic, write_json_atomic
+from igae.nerf.datamanager import check_scene_folder
+from igae.nerf.methods import NerfMethod, Space, get_method, scaled_optimizers, trainer_config
+from igae.nerf.pipeline import DECODER_GROUP, LatentPipeline
+
+log = logging.getLogger(__name__)
+RUN_SUBDIR = "nerfstudio"
+
+
+@dataclass(frozen=True)
+class NerfSettings:
+    """The ``nerf`` section of params.yaml that shapes one run (see params.yaml for each key)."""
+
+    latent_supervision_steps: int
+    rgb_alignment_steps: int
+    rgb_loss_weight: float = 0.01
+    latent_loss_in_alignment: bool = False
+    decoder_lr: float = 1e-4
+    decoder_gamma: float = 0.99969
+    latent_lr_factor: Dict[str, float] = field(default_factory=dict)
+    rgb_rays_per_batch: Dict[str, int] = field(default_factory=dict)
+    model_overrides: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    posterior: Literal["sample", "mean"] = "sample"
+    checkpoint_every: int = 1000
+    eval_image_every: int = 0
+    log_every: int = 10
+    seed: int = 1234
+
+    @classmethod
+    def from_section(cls, section: Dict[str, Any]) -> "NerfSettings":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in section.items() if key in names})
+
+    @property
+    def total_steps(self) -> int:
+        return self.latent_supervision_steps + self.rgb_alignment_steps
+
+
+def build_run_config(
+    method: NerfMethod,
+    space: Space,
+    scene: Path,
+    run_dir: Path,
+    settings: NerfSettings,
+    *,
+    autoencoder: Optional[str],
+    latent_channels: Optional[int],
+    normalizer_scale: float,
+    device: str,
+) -> TrainerConfig:
+    """The nerfstudio config of one run: the method's defaults with ``settings`` applied."""
+    if space == "latent" and autoencoder is None:
+        raise ConfigError("a latent-space run needs an autoencoder")
+    config = trainer_config(
+        method,
+        space,
+        latent_supervision_steps=settings.latent_supervision_steps,
+        rgb_alignment_steps=settings.rgb_alignment_steps,
+        autoencoder=autoencoder,
+        decoder_lr=settings.decoder_lr,
+        decoder_gamma=settings.decoder_gamma,
+    )
+    if space == "latent" and method.name in settings.latent_lr_factor:
+        decoder = config.optimizers[DECODER_GROUP]
+        config.optimizers = scaled_optimizers(method.optimizers(), settings.latent_lr_factor[method.name])
+        config.optimizers[DECODER_GROUP] = decoder
+    pipeline = config.pipeline
+    if space == "rgb" and method.name in settings.rgb_rays_per_batch:
+        pipeline.datamanager.rays_per_batch = settings.rgb_rays_per_batch[method.name]
+    pipeline.datamanager.data = scene
+    pipeline.datamanager.seed = settings.seed
+    pipeline.latent_space.latent_channels = latent_channels if space == "latent" else None
+    pipeline.latent_space.normalizer_scale = normalizer_scale
+    pipeline.latent_space.posterior = settings.posterior
+    pipeline.latent_space.encode_seed = settings.seed
+    pipeline.rgb_loss_weight = settings.rgb_loss_weight
+    pipeline.latent_loss_in_alignment = settings.latent_loss_in_alignment
+    apply_model_overrides(pipeline.model, settings.model_overrides.get(method.name, {}), method.name)
+    if device == "cpu" and hasattr(pipeline.model, "implementation"):
+        pipeline.model.implementation = "torch"  # nerfstudio's pure-torch hash grid and MLPs (no tiny-cuda-nn)
+    config.machine.device_type = "cuda" if device.startswith("cuda") else device
+    config.machine.seed = settings.seed
+    config.data = scene
+    config.output_dir = run_dir
+    config.experiment_name = RUN_SUBDIR
+    config.timestamp = ""
+    config.steps_per_save = settings.checkpoint_every
+    config.logging.steps_per_log = settings.log_every
+    never = config.max_num_iterations + 1
+    config.steps_per_eval_batch = config.steps_per_eval_image = settings.eval_image_every or never
+    config.steps_per_eval_all_images = never  # the final evaluation below covers every held-out view
+    return config
+
+
+def apply_model_overrides(model_config: Any, overrides: Dict[str, Any], method: str) -> None:
+    """Set model config fields by name, rejecting unknown ones (a typo must not pass silently)."""
+    known = {f.name for f in dataclasses.fields(model_config)}
+    for name, value in overrides.items():
+        if name not in known:
+            raise ConfigError(
+                f"nerf.model_overrides.{method}.{name}: {type(model_config).__name__} has no field '{name}'"
+            )
+        current = getattr(model_config, name)
+        setattr(model_config, name, tuple(value) if isinstance(current, tuple) else value)
+
+
+def latest_checkpoint(checkpoint_dir: Path) -> Optional[Path]:
+    """The newest readable nerfstudio checkpoint; an unreadable one (killed while saving) is removed."""
+    for path in sorted(checkpoint_dir.glob("step-*.ckpt"), reverse=True):
+        try:
+            torch.load(path, map_location="cpu", weights_only=False)
+            return path
+        except Exception as error:  # noqa: BLE001 - any unreadable file is a partial write
+            log.warning("removing unreadable checkpoint %s (%s)", path, error)
+            path.unlink()
+    return None
+
+
+def train_nerf(config: TrainerConfig, threads: Optional[int] = None) -> LatentPipeline:
+    """Train (or resume, or just load when complete) the run of ``config``; returns its pipeline."""
+    if threads:
+        torch.set_num_threads(threads)
+    seed = config.machine.seed
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    total = config.max_num_iterations
+    checkpoint = latest_checkpoint(config.get_checkpoint_dir())
+    start = 0
+    if checkpoint is not None:
+        start = int(checkpoint.stem.split("-")[1]) + 1
+        config.load_checkpoint = checkpoint
+        log.info("resuming from %s (step %d of %d)", checkpoint, start, total)
+    config.max_num_iterations = max(total - start, 0)
+    config.save_config()
+    trainer = config.setup(local_rank=0, world_size=1)
+    trainer.setup()
+    if config.max_num_iterations > 0:
+        trainer.train()
+    config.max_num_iterations = total
+    return trainer.pipeline
+
+
+def evaluate_nerf(pipeline: LatentPipeline, figure_path: Path) -> Dict[str, Any]:
+    """Metrics and render time of every held-out view, and a PNG of them (decoded render above ground truth)."""
+    pipeline.eval()
+    datamanager = pipeline.datamanager
+    warmup_camera, warmup_batch = next(iter(datamanager.eval_views()))
+    pipeline.render_view(warmup_camera, warmup_batch["rgb"].shape)  # first-call allocations are not timed
+    per_view, columns = [], []
+    for camera, batch in datamanager.eval_views():
+        metrics, images = pipeline.evaluate_view(camera, batch)
+        per_view.append(metrics)
+        columns.append(torch.cat([images["render"], images["ground_truth"]], dim=0))
+    grid = (torch.cat(columns, dim=1).clamp(0, 1) * 255).round().byte().cpu().numpy()
+    write_bytes_atomic(figure_path, _png_bytes(grid))
+    summary, spread = {}, {}
+    for name in per_view[0]:
+        values = torch.tensor([view[name] for view in per_view], dtype=torch.float64)
+        std, mean = torch.std_mean(values, correction=0)
+        summary[name], spread[name] = float(mean), float(std)
+    return {"metrics": summary, "metrics_std": spread, "per_view": per_view}
+
+
+def run_nerf(
+    method_name: str,
+    space: Space,
+    scene: Path,
+    run_dir: Path,
+    metrics_path: Path,
+    figure_path: Path,
+    settings: NerfSettings,
+    *,
+    autoencoder: Optional[Path] = None,
+    latent_channels: Optional[int] = None,
+    normalizer_scale: float = 0.02,
+    device: str = "cpu",
+    threads: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Train and evaluate one run; write ``metrics_path`` (JSON) and ``figure_path`` (PNG). Checks every input
+    before training starts."""
+    try:
+        method = get_method(method_name)
+    except KeyError as error:
+        raise ConfigError(error.args[0]) from None
+    if method.needs_cuda and not device.startswith("cuda"):
+        raise IgaeError(f"{method.name} cannot run on {device}: {method.needs_cuda}; use a CUDA device")
+    check_scene_folder(scene)
+    config = build_run_config(
+        method,
+        space,
+        scene,
+        run_dir,
+        settings,
+        autoencoder=None if autoencoder is None else str(autoencoder),
+        latent_channels=latent_channels,
+        normalizer_scale=normalizer_scale,
+        device=device,
+    )
+    pipeline = train_nerf(config, threads)
+    started = time.perf_counter()
+    evaluation = evaluate_nerf(pipeline, figure_path)
+    train_seconds = float(pipeline.train_seconds)
+    record = {
+        "method": method.name,
+        "space": space,
+        "autoencoder": None if autoencoder is None else str(autoencoder),
+        "scene": scene.name,
+        "device": str(pipeline.device),
+        "threads": torch.get_num_threads(),
+        "steps": {
+            "total": settings.total_steps,
+            "latent_supervision": settings.latent_supervision_steps if space == "latent" else settings.total_steps,
+            "rgb_alignment": settings.rgb_alignment_steps if space == "latent" else 0,
+        },
+        "rays_per_step": pipeline.datamanager.get_train_rays_per_batch(),
+        "train_seconds": train_seconds,
+        "train_iterations_per_second": settings.total_steps / train_seconds if train_seconds else None,
+        "render_seconds_per_image": evaluation["metrics"].pop("render_seconds"),
+        "evaluation_seconds": time.perf_counter() - started,
+        **evaluation,
+        "run_dir": str(config.get_base_dir()),
+    }
+    write_json_atomic(metrics_path, record)
+    log.info(
+        "%s %s %s: PSNR %.2f dB, SSIM %.3f, LPIPS %.3f; %.1f s training (%.2f it/s), %.4f s per rendered image",
+        space, method.name, scene.name, record["metrics"]["psnr"], record["metrics"]["ssim"],
+        record["metrics"]["lpips"], train_seconds, record["train_iterations_per_second"] or 0.0,
+        record["render_seconds_per_image"],
+    )  # fmt: skip
+    return record
+
+
+def _png_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()

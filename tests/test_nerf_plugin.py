@@ -1,0 +1,278 @@
+"""The latent NeRF nerfstudio plugin: registration, latent data, intrinsics, the two stages, runs, bad input."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from nerfstudio.data.dataparsers.nerfstudio_dataparser import NerfstudioDataParserConfig
+from PIL import Image
+
+from igae.autoencoders.embedded import train_embedded_autoencoder
+from igae.autoencoders.model import AutoencoderError, load_autoencoder
+from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
+from igae.data.procedural import generate_object, parts_to_glb
+from igae.data.scenes import RenderSettings, normalize_parts, render_scene
+from igae.errors import ConfigError, IgaeError
+from igae.evaluation.image_metrics import psnr
+from igae.nerf.catalog import CUDA_ONLY, METHOD_NAMES
+from igae.nerf.datamanager import SceneDataError
+from igae.nerf.methods import get_method
+from igae.nerf.run import NerfSettings, build_run_config, run_nerf
+
+CPU_METHODS = [name for name in METHOD_NAMES if CUDA_ONLY[name] is None]
+GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (nerfacc / gsplat kernels)")
+MICRO_OVERRIDES = {
+    "vanilla-nerf": {"num_coarse_samples": 8, "num_importance_samples": 8},
+    "nerfacto": {
+        "num_levels": 4, "log2_hashmap_size": 12, "max_res": 64, "num_proposal_samples_per_ray": [16, 8],
+        "num_nerf_samples_per_ray": 8, "proposal_net_args_list": [
+            {"hidden_dim": 16, "log2_hashmap_size": 12, "num_levels": 4, "max_res": 32, "use_linear": False},
+            {"hidden_dim": 16, "log2_hashmap_size": 12, "num_levels": 4, "max_res": 64, "use_linear": False},
+        ],
+    },
+    "tensorf": {"init_resolution": 16, "final_resolution": 24, "upsampling_iters": [], "num_uniform_samples": 16,
+                "num_samples": 8},
+    "kplanes": {"grid_base_resolution": 16, "num_proposal_samples_per_ray": [16, 8], "num_nerf_samples_per_ray": 8,
+                "proposal_net_resolutions": [16, 32]},
+    "instant-ngp": {},
+    "splatfacto": {},
+}  # fmt: skip
+
+
+def micro_settings(**changes) -> NerfSettings:
+    values = dict(
+        latent_supervision_steps=2,
+        rgb_alignment_steps=1,
+        model_overrides=MICRO_OVERRIDES,
+        rgb_rays_per_batch={name: 64 for name in METHOD_NAMES},
+        checkpoint_every=1000,
+        log_every=1,
+    )
+    return NerfSettings(**{**values, **changes})
+
+
+@pytest.fixture(scope="module")
+def micro_scene(tmp_path_factory) -> Path:
+    """A real rendered object: 10 views at 32x32 (latent 4x4), one held out."""
+    root = tmp_path_factory.mktemp("scene")
+    asset = root / "object.glb"
+    asset.write_bytes(parts_to_glb(normalize_parts(generate_object(1), 0.5, "z")))
+    render_scene(asset, root / "scene", views=10, seed=0, settings=RenderSettings(image_size=32, samples_per_pixel=4))
+    return root / "scene"
+
+
+@pytest.fixture(scope="module")
+def micro_autoencoder(tmp_path_factory, micro_scene) -> Path:
+    """A 4-channel embedded AE trained for a few seconds on the scene's views (so decodes resemble them)."""
+    root = tmp_path_factory.mktemp("ae")
+    images = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in sorted((micro_scene / "images").iterdir())])
+    train_embedded_autoencoder(
+        torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
+        root / "ae",
+        architecture=EmbeddedArchitecture(
+            latent_channels=4, block_out_channels=(16, 16, 32, 32), norm_num_groups=8, mid_block_attention=False
+        ),
+        training=EmbeddedTraining(
+            steps=250, batch_size=8, crop_size=32, learning_rate=2e-3, warmup_steps=10, log_every=50,
+            validate_every=1000, checkpoint_every=1000,
+        ),  # fmt: skip
+        work_dir=root / "work",
+    )
+    return root / "ae"
+
+
+def pipeline_for(method: str, scene: Path, autoencoder: Path | None, tmp_path: Path, **changes):
+    space = "rgb" if autoencoder is None else "latent"
+    config = build_run_config(
+        get_method(method), space, scene, tmp_path / "run", micro_settings(**changes),
+        autoencoder=None if autoencoder is None else str(autoencoder), latent_channels=None, normalizer_scale=0.5,
+        device="cpu",
+    )  # fmt: skip
+    return config
+
+
+# -- registration -----------------------------------------------------------------------------------------------
+def test_entry_points_register_all_six_latent_methods():
+    from nerfstudio.plugins.registry import discover_methods
+
+    methods, descriptions = discover_methods()
+    expected = {f"latent-{name}" for name in METHOD_NAMES}
+    assert expected == {"latent-vanilla-nerf", "latent-nerfacto", "latent-tensorf", "latent-kplanes",
+                        "latent-instant-ngp", "latent-splatfacto"}  # fmt: skip
+    assert expected <= set(methods)
+    for name in expected:
+        assert methods[name].method_name == name
+        assert methods[name].pipeline.latent_space.autoencoder == "ostris-kl-f8-d16"  # the paper's AE by default
+
+
+def test_ns_train_help_lists_the_latent_methods():
+    ns_train = Path(sys.executable).parent / "ns-train"
+    result = subprocess.run([str(ns_train), "--help"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name in METHOD_NAMES:
+        assert f"latent-{name}" in result.stdout
+
+
+# -- latent data --------------------------------------------------------------------------------------------------
+def test_intrinsics_are_scaled_by_exactly_one_over_the_downsampling_factor(micro_scene, micro_autoencoder, tmp_path):
+    config = pipeline_for("nerfacto", micro_scene, micro_autoencoder, tmp_path)
+    pipeline = config.pipeline.setup(device="cpu", test_mode="val")
+    cameras = pipeline.datamanager.train_split.cameras
+    full = NerfstudioDataParserConfig(data=micro_scene, downscale_factor=1).setup().get_dataparser_outputs("train")
+    transforms = json.loads((micro_scene / "transforms.json").read_text())
+    assert transforms["fl_x"] % 8 != 0  # a focal length that flooring would change
+    for name in ("fx", "fy", "cx", "cy"):
+        torch.testing.assert_close(getattr(cameras, name), getattr(full.cameras, name) / 8, rtol=0, atol=1e-6)
+    assert int(cameras.width[0]) == int(cameras.height[0]) == 4
+    assert pipeline.datamanager.train_split.targets.shape[1:] == (4, 4, 4)
+
+
+def test_cached_latents_decode_back_close_to_the_ground_truth(micro_scene, micro_autoencoder, tmp_path):
+    config = pipeline_for("nerfacto", micro_scene, micro_autoencoder, tmp_path)
+    pipeline = config.pipeline.setup(device="cpu", test_mode="val")
+    split = pipeline.datamanager.train_split
+    assert 0 < split.targets.min() and split.targets.max() < 1  # normalised latents in (0, 1)
+    decoded = pipeline.latent_space.decode(split.targets).clamp(0, 1)  # [N, 32, 32, 3]
+    autoencoder = load_autoencoder(micro_autoencoder)
+    with torch.no_grad():
+        reconstruction = (autoencoder.decode(autoencoder.encode(split.rgb.permute(0, 3, 1, 2) * 2 - 1, sample=False)) + 1) / 2
+    cached_psnr = psnr(decoded.permute(0, 3, 1, 2), split.rgb.permute(0, 3, 1, 2)).mean()
+    direct_psnr = psnr(reconstruction, split.rgb.permute(0, 3, 1, 2)).mean()
+    assert cached_psnr > 20.0
+    assert cached_psnr > direct_psnr - 1.0  # the cache (a posterior sample, normalised) loses ~nothing
+
+
+# -- the two stages -----------------------------------------------------------------------------------------------
+def test_stage_switch_resets_the_nerf_optimizer_and_starts_training_the_decoder(micro_scene, micro_autoencoder, tmp_path):
+    from nerfstudio.engine.callbacks import TrainingCallbackLocation
+
+    config = pipeline_for("nerfacto", micro_scene, micro_autoencoder, tmp_path)
+    config.save_config()
+    trainer = config.setup(local_rank=0, world_size=1)
+    trainer.setup()
+    pipeline, optimizers = trainer.pipeline, trainer.optimizers
+    decoder_before = [p.detach().clone() for p in pipeline.latent_space.decoder_parameters()]
+    fields = optimizers.optimizers["fields"]
+
+    def run_step(step: int) -> None:
+        for callback in trainer.callbacks:
+            callback.run_callback_at_location(step, TrainingCallbackLocation.BEFORE_TRAIN_ITERATION)
+        if step == 2:  # the alignment stage starts here: the reset has just run
+            assert len(fields.state) == 0
+            assert fields.param_groups[0]["lr"] == pytest.approx(config.optimizers["fields"]["optimizer"].lr)
+        trainer.train_iteration(step)
+        for callback in trainer.callbacks:
+            callback.run_callback_at_location(step, TrainingCallbackLocation.AFTER_TRAIN_ITERATION)
+
+    for step in (0, 1):
+        run_step(step)
+        assert len(fields.state) > 0  # stage 1 steps the NeRF ...
+        assert all(torch.equal(a, b) for a, b in zip(decoder_before, pipeline.latent_space.decoder_parameters()))
+    assert fields.param_groups[0]["lr"] < config.optimizers["fields"]["optimizer"].lr  # ... and its schedule
+    run_step(2)
+    changed = [not torch.equal(a, b) for a, b in zip(decoder_before, pipeline.latent_space.decoder_parameters())]
+    assert all(changed)  # stage 2 fine-tunes the decoder
+    assert float(pipeline.train_seconds) > 0
+
+
+@pytest.mark.parametrize("method", CPU_METHODS)
+def test_each_cpu_method_trains_both_stages_and_writes_metrics(method, micro_scene, micro_autoencoder, tmp_path):
+    record = run_nerf(
+        method, "latent", micro_scene, tmp_path / "run", tmp_path / "metrics.json", tmp_path / "views.png",
+        micro_settings(), autoencoder=micro_autoencoder, normalizer_scale=0.5, device="cpu", threads=2,
+    )  # fmt: skip
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["steps"] == {"total": 3, "latent_supervision": 2, "rgb_alignment": 1}
+    for name in ("psnr", "ssim", "lpips", "latent_psnr", "autoencoder_psnr"):
+        assert np.isfinite(written["metrics"][name]), name
+    assert written["train_seconds"] > 0 and written["render_seconds_per_image"] > 0
+    assert written["rays_per_step"] == 16  # one whole 4x4 latent view per step
+    assert Image.open(tmp_path / "views.png").size == (32, 64)  # one held-out view: render above ground truth
+    checkpoints = list(Path(record["run_dir"]).glob("nerfstudio_models/step-*.ckpt"))
+    assert [c.name for c in checkpoints] == ["step-000000002.ckpt"]
+
+
+def test_rgb_baseline_runs_the_same_method_in_rgb_space(micro_scene, tmp_path):
+    record = run_nerf(
+        "tensorf", "rgb", micro_scene, tmp_path / "run", tmp_path / "metrics.json", tmp_path / "views.png",
+        micro_settings(), device="cpu", threads=2,
+    )  # fmt: skip
+    assert record["space"] == "rgb" and record["autoencoder"] is None
+    assert record["steps"] == {"total": 3, "latent_supervision": 3, "rgb_alignment": 0}
+    assert record["rays_per_step"] == 64 and "latent_psnr" not in record["metrics"]
+
+
+def test_a_finished_run_is_not_retrained_and_a_killed_one_resumes(micro_scene, micro_autoencoder, tmp_path):
+    settings = micro_settings(checkpoint_every=1)
+    arguments = ("nerfacto", "latent", micro_scene, tmp_path / "run", tmp_path / "m.json", tmp_path / "v.png")
+    first = run_nerf(*arguments, settings, autoencoder=micro_autoencoder, normalizer_scale=0.5, device="cpu")
+    checkpoint_dir = Path(first["run_dir"]) / "nerfstudio_models"
+    (checkpoint_dir / "step-000000002.ckpt").write_bytes(b"partial write")  # a kill while saving the last one
+    second = run_nerf(*arguments, settings, autoencoder=micro_autoencoder, normalizer_scale=0.5, device="cpu")
+    assert [c.name for c in checkpoint_dir.glob("*.ckpt")] == ["step-000000002.ckpt"]
+    assert second["train_seconds"] > 0
+
+
+# -- bad input ----------------------------------------------------------------------------------------------------
+def igae_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "igae", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_bad_inputs_fail_with_a_clear_error_before_training(micro_scene, micro_autoencoder, tmp_path):
+    settings = json.dumps({"latent_supervision_steps": 1, "rgb_alignment_steps": 1})
+    common = ["--run-dir", str(tmp_path / "run"), "--metrics", str(tmp_path / "m.json"),
+              "--figure", str(tmp_path / "f.png"), "--settings", settings, "--device", "cpu"]  # fmt: skip
+    cases = {
+        "unknown NeRF method 'nerfactoo'": ["--method", "nerfactoo", "--space", "rgb", "--scene", str(micro_scene)],
+        "transforms.json does not exist": ["--method", "nerfacto", "--space", "rgb", "--scene", str(tmp_path)],
+        "no config.json": ["--method", "nerfacto", "--space", "latent", "--scene", str(micro_scene),
+                           "--autoencoder", str(tmp_path)],
+    }  # fmt: skip
+    odd = tmp_path / "odd"
+    shutil.copytree(micro_scene, odd)
+    for path in (odd / "images").iterdir():
+        Image.open(path).resize((36, 36)).save(path)
+    transforms = json.loads((odd / "transforms.json").read_text())
+    (odd / "transforms.json").write_text(json.dumps({**transforms, "w": 36, "h": 36}))
+    cases["multiples of 8"] = ["--method", "nerfacto", "--space", "latent", "--scene", str(odd),
+                               "--autoencoder", str(micro_autoencoder)]  # fmt: skip
+    for needle, args in cases.items():
+        result = igae_cli("train-nerf", *args, *common)
+        assert result.returncode == 2, (needle, result.stderr[-3000:])
+        assert needle in result.stderr, (needle, result.stderr[-3000:])
+    assert not (tmp_path / "m.json").exists() and not (tmp_path / "run").exists()
+
+
+def test_unknown_model_override_names_the_parameter(micro_scene, tmp_path):
+    with pytest.raises(ConfigError, match="nerf.model_overrides.nerfacto.num_levelz"):
+        pipeline_for("nerfacto", micro_scene, None, tmp_path, model_overrides={"nerfacto": {"num_levelz": 4}})
+
+
+def test_cuda_only_methods_are_refused_on_cpu_with_the_reason(micro_scene, tmp_path):
+    for method in ("instant-ngp", "splatfacto"):
+        with pytest.raises(IgaeError, match="CUDA kernels only"):
+            run_nerf(method, "rgb", micro_scene, tmp_path / "r", tmp_path / "m.json", tmp_path / "f.png",
+                     micro_settings(), device="cpu")  # fmt: skip
+
+
+def test_a_missing_autoencoder_folder_is_an_autoencoder_error(tmp_path):
+    with pytest.raises(AutoencoderError):
+        load_autoencoder(tmp_path / "missing")
+
+
+# -- GPU ----------------------------------------------------------------------------------------------------------
+@GPU
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_every_method_trains_on_cuda(method, micro_scene, micro_autoencoder, tmp_path):
+    record = run_nerf(
+        method, "latent", micro_scene, tmp_path / "run", tmp_path / "m.json", tmp_path / "f.png",
+        micro_settings(latent_supervision_steps=20, rgb_alignment_steps=5), autoencoder=micro_autoencoder,
+        normalizer_scale=0.5, device="cuda",
+    )  # fmt: skip
+    assert np.isfinite(record["metrics"]["psnr"])

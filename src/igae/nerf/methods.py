@@ -19,7 +19,7 @@ from nerfstudio.cameras.camera_optimizers import CameraOptimizerConfig
 from nerfstudio.configs.base_config import LoggingConfig, ViewerConfig
 from nerfstudio.data.dataparsers.nerfstudio_dataparser import NerfstudioDataParserConfig
 from nerfstudio.engine.optimizers import AdamOptimizerConfig, RAdamOptimizerConfig
-from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
+from nerfstudio.engine.schedulers import CosineDecaySchedulerConfig, ExponentialDecaySchedulerConfig
 from nerfstudio.engine.trainer import TrainerConfig
 from nerfstudio.plugins.types import MethodSpecification
 
@@ -94,8 +94,8 @@ def _kplanes_model() -> LatentKPlanesModelConfig:
     )
 
 
-def _fields_and_proposals(lr: float, lr_final: float, max_steps: int = 200000, eps: float = 1e-15) -> OptimizerTable:
-    return {"proposal_networks": _adam(lr, lr_final, max_steps, eps), "fields": _adam(lr, lr_final, max_steps, eps)}
+def _fields_and_proposals(lr: float, lr_final: float) -> OptimizerTable:
+    return {"proposal_networks": _adam(lr, lr_final, 200000), "fields": _adam(lr, lr_final, 200000)}
 
 
 METHODS: Dict[str, NerfMethod] = {
@@ -140,7 +140,13 @@ METHODS: Dict[str, NerfMethod] = {
             name="kplanes",
             description="K-Planes: multiscale factorised planes, built from nerfstudio components (pure torch)",
             model=_kplanes_model,
-            optimizers=lambda: _fields_and_proposals(1e-2, 1e-4, 30000, eps=1e-12),
+            optimizers=lambda: {
+                group: {
+                    "optimizer": AdamOptimizerConfig(lr=1e-2, eps=1e-12),
+                    "scheduler": CosineDecaySchedulerConfig(warm_up_end=512, max_steps=30000),
+                }
+                for group in ("proposal_networks", "fields")
+            },
             latent_lr_factor=0.1,
             mixed_precision=True,
             rgb_rays_per_batch=4096,

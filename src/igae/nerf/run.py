@@ -156,9 +156,9 @@ def train_nerf(config: TrainerConfig, threads: Optional[int] = None) -> LatentPi
         config.load_checkpoint = checkpoint
         log.info("resuming from %s (step %d of %d)", checkpoint, start, total)
     config.max_num_iterations = max(total - start, 0)
-    config.save_config()
     trainer = config.setup(local_rank=0, world_size=1)
-    trainer.setup()
+    trainer.setup()  # loads the autoencoder and the scene: bad input fails here, before anything is written
+    config.save_config()
     if config.max_num_iterations > 0:
         trainer.train()
     config.max_num_iterations = total

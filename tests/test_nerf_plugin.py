@@ -20,7 +20,6 @@ from igae.data.scenes import RenderSettings, normalize_parts, render_scene
 from igae.errors import ConfigError, IgaeError
 from igae.evaluation.image_metrics import psnr
 from igae.nerf.catalog import CUDA_ONLY, METHOD_NAMES
-from igae.nerf.datamanager import SceneDataError
 from igae.nerf.methods import get_method
 from igae.nerf.run import NerfSettings, build_run_config, run_nerf
 
@@ -78,8 +77,14 @@ def micro_autoencoder(tmp_path_factory, micro_scene) -> Path:
             latent_channels=4, block_out_channels=(16, 16, 32, 32), norm_num_groups=8, mid_block_attention=False
         ),
         training=EmbeddedTraining(
-            steps=250, batch_size=8, crop_size=32, learning_rate=2e-3, warmup_steps=10, log_every=50,
-            validate_every=1000, checkpoint_every=1000,
+            steps=250,
+            batch_size=8,
+            crop_size=32,
+            learning_rate=2e-3,
+            warmup_steps=10,
+            log_every=50,
+            validate_every=1000,
+            checkpoint_every=1000,
         ),  # fmt: skip
         work_dir=root / "work",
     )
@@ -140,7 +145,9 @@ def test_cached_latents_decode_back_close_to_the_ground_truth(micro_scene, micro
     decoded = pipeline.latent_space.decode(split.targets).clamp(0, 1)  # [N, 32, 32, 3]
     autoencoder = load_autoencoder(micro_autoencoder)
     with torch.no_grad():
-        reconstruction = (autoencoder.decode(autoencoder.encode(split.rgb.permute(0, 3, 1, 2) * 2 - 1, sample=False)) + 1) / 2
+        reconstruction = (
+            autoencoder.decode(autoencoder.encode(split.rgb.permute(0, 3, 1, 2) * 2 - 1, sample=False)) + 1
+        ) / 2
     cached_psnr = psnr(decoded.permute(0, 3, 1, 2), split.rgb.permute(0, 3, 1, 2)).mean()
     direct_psnr = psnr(reconstruction, split.rgb.permute(0, 3, 1, 2)).mean()
     assert cached_psnr > 20.0
@@ -148,7 +155,9 @@ def test_cached_latents_decode_back_close_to_the_ground_truth(micro_scene, micro
 
 
 # -- the two stages -----------------------------------------------------------------------------------------------
-def test_stage_switch_resets_the_nerf_optimizer_and_starts_training_the_decoder(micro_scene, micro_autoencoder, tmp_path):
+def test_stage_switch_resets_the_nerf_optimizer_and_starts_training_the_decoder(
+    micro_scene, micro_autoencoder, tmp_path
+):
     from nerfstudio.engine.callbacks import TrainingCallbackLocation
 
     config = pipeline_for("nerfacto", micro_scene, micro_autoencoder, tmp_path)

@@ -471,8 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runtime_arguments(command)
     command.set_defaults(handler=_cmd_train_igae_stage)
 
+    from igae.nerf.catalog import METHOD_NAMES
+
     command = commands.add_parser("train-nerf", help="train and evaluate one NeRF (latent or RGB) on one scene")
-    command.add_argument("--method", required=True, help="vanilla-nerf, nerfacto, tensorf, kplanes, instant-ngp, splatfacto")
+    command.add_argument("--method", required=True, help="one of: " + ", ".join(METHOD_NAMES))
     command.add_argument("--space", choices=["latent", "rgb"], required=True)
     command.add_argument("--scene", type=Path, required=True, help="scene folder with transforms.json")
     command.add_argument("--autoencoder", type=Path, default=None, help="diffusers autoencoder folder (latent space)")

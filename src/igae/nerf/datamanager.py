@@ -125,7 +125,9 @@ class LatentDataManager(DataManager):
         rgb = torch.stack(images).to(self.device)  # [N, H, W, 3]
         cameras = copy.deepcopy(dataset.cameras)
         cameras.rescale_output_resolution(1.0 / space.downsampling_factor)
-        return SplitData(dataset=dataset, cameras=cameras.to(self.device), targets=space.encode_views(rgb, seed), rgb=rgb)
+        return SplitData(
+            dataset=dataset, cameras=cameras.to(self.device), targets=space.encode_views(rgb, seed), rgb=rgb
+        )
 
     # -- nerfstudio DataManager interface --------------------------------------------------------------------
     def setup_train(self) -> None:

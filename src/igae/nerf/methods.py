@@ -165,7 +165,9 @@ METHODS: Dict[str, NerfMethod] = {
         NerfMethod(
             name="splatfacto",
             description="Gaussian splatting (gsplat) with C-channel Gaussians; not in the paper",
-            model=lambda: LatentSplatfactoModelConfig(num_downscales=0, camera_optimizer=CameraOptimizerConfig(mode="off")),
+            model=lambda: LatentSplatfactoModelConfig(
+                num_downscales=0, camera_optimizer=CameraOptimizerConfig(mode="off")
+            ),
             optimizers=lambda: {
                 "means": _adam(1.6e-4, 1.6e-6, 30000),
                 "features_dc": _adam(2.5e-3),

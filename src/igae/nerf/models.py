@@ -18,6 +18,7 @@ from jaxtyping import Float
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.field_components.field_heads import FieldHead, FieldHeadNames
 from nerfstudio.field_components.mlp import MLP
+from nerfstudio.fields.vanilla_nerf_field import NeRFField
 from nerfstudio.model_components.renderers import BackgroundColor, RGBRenderer
 from nerfstudio.models.instant_ngp import InstantNGPModelConfig, NGPModel
 from nerfstudio.models.nerfacto import NerfactoModel, NerfactoModelConfig
@@ -111,17 +112,35 @@ class LatentNerfactoModel(NerfactoModel):
 @dataclass
 class LatentVanillaModelConfig(VanillaModelConfig, ChannelOutputConfig):
     _target: Type = field(default_factory=lambda: LatentNeRFModel)
+    base_mlp_num_layers: int = 8
+    """Depth of the density MLP (the paper's NeRF: 8)."""
+    base_mlp_layer_width: int = 256
+    """Width of the density MLP (the paper's NeRF: 256)."""
 
 
 class LatentNeRFModel(NeRFModel):
+    """Vanilla NeRF whose coarse and fine fields are rebuilt with C-channel heads and a configurable MLP size."""
+
     config: LatentVanillaModelConfig
 
     def populate_modules(self) -> None:
         super().populate_modules()
-        for nerf_field in (self.field_coarse, self.field_fine):
-            in_dim = nerf_field.mlp_head.get_out_dim()
-            nerf_field.field_heads = nn.ModuleList([channel_field_head(in_dim, self.config.output_channels)])
+        self.field_coarse, self.field_fine = (
+            self._channel_field(nerf_field) for nerf_field in (self.field_coarse, self.field_fine)
+        )
         self.renderer_rgb = channel_renderer(self.config)
+
+    def _channel_field(self, parent: NeRFField) -> NeRFField:
+        channels = self.config.output_channels
+        return NeRFField(
+            position_encoding=parent.position_encoding,
+            direction_encoding=parent.direction_encoding,
+            base_mlp_num_layers=self.config.base_mlp_num_layers,
+            base_mlp_layer_width=self.config.base_mlp_layer_width,
+            field_heads=(
+                lambda: FieldHead(out_dim=channels, field_head_name=FieldHeadNames.RGB, activation=nn.Sigmoid()),
+            ),
+        )
 
 
 # -- TensoRF ----------------------------------------------------------------------------------------------------

@@ -180,7 +180,9 @@ class LatentPipeline(Pipeline):
 
     # -- evaluation -------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def render_view(self, camera: Cameras, rgb_shape: torch.Size) -> Tuple[Float[Tensor, "h w C"], Float[Tensor, "H W 3"]]:
+    def render_view(
+        self, camera: Cameras, rgb_shape: torch.Size
+    ) -> Tuple[Float[Tensor, "h w C"], Float[Tensor, "H W 3"]]:
         """Render one camera at target resolution and decode it: (target image, RGB in [0, 1])."""
         outputs = self.model.get_outputs_for_camera(camera)
         rendered = self.rendered_view(outputs, rgb_shape)

@@ -52,8 +52,9 @@ class NerfSettings:
 
     @classmethod
     def from_section(cls, section: Dict[str, Any]) -> "NerfSettings":
+        """From the params.yaml section: other keys are the workflow's; null tables mean the method defaults."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in section.items() if key in names})
+        return cls(**{key: value for key, value in section.items() if key in names and value is not None})
 
     @property
     def total_steps(self) -> int:

@@ -285,3 +285,15 @@ def test_every_method_trains_on_cuda(method, micro_scene, micro_autoencoder, tmp
         normalizer_scale=0.5, device="cuda",
     )  # fmt: skip
     assert np.isfinite(record["metrics"]["psnr"])
+
+
+def test_bench_nerf_reports_latent_and_rgb_speed_and_psnr(micro_scene, micro_autoencoder):
+    from igae.nerf.bench import benchmark_nerf_methods, format_rows
+
+    rows = benchmark_nerf_methods(
+        ["tensorf"], micro_scene, micro_autoencoder, micro_settings(), steps=2, alignment_steps=1,
+        normalizer_scale=0.5, latent_channels=4, device="cpu",
+    )  # fmt: skip
+    assert [(row["method"], row["space"]) for row in rows] == [("tensorf", "latent"), ("tensorf", "rgb")]
+    assert all(row["iterations_per_second"] > 0 and np.isfinite(row["psnr"]) for row in rows)
+    assert format_rows(rows).count("| tensorf |") == 2

@@ -42,6 +42,15 @@ def micro(params: dict) -> None:
     igae["monitor"].update(scenes=1, views=1, every=1)
     igae["warmup"].update(epochs=1, batch_size=4)
     igae["train"].update(epochs=1, batch_size=4, real_batch_size=1)
+    params["nerf"].update(
+        methods=["tensorf", "instant-ngp"],
+        latent_supervision_steps=2,
+        rgb_alignment_steps=1,
+        rgb_rays_per_batch={"tensorf": 64},
+        model_overrides={
+            "tensorf": {"init_resolution": 16, "final_resolution": 24, "upsampling_iters": [], "num_samples": 8}
+        },
+    )
 
 
 def test_lint_is_clean(repo):
@@ -94,6 +103,16 @@ def test_pipeline_runs_through_snakemake(repo, tmp_path):
         assert record["steps"] == 2 and "test/render_psnr" in record  # 2 scenes x 3 training views / batch 4
         assert (tmp_path / f"results/igae/{stage}/scenes.pt").is_file()
         assert (tmp_path / f"results/igae/{stage}/dashboard.png").is_file()
+    # Phase 4: a latent NeRF per autoencoder and the RGB baseline; the CUDA-only method is skipped with its reason.
+    assert "skipping NeRF method instant-ngp (no CUDA device)" in result.stderr
+    for space in ("standard", "igae", "rgb"):
+        record = json.loads((tmp_path / f"results/metrics/nerf/{space}/tensorf/proc-eval-000.json").read_text())
+        assert record["space"] == ("rgb" if space == "rgb" else "latent") and record["steps"]["total"] == 3
+        assert record["metrics"]["psnr"] > 0 and record["render_seconds_per_image"] > 0
+        assert (tmp_path / f"results/figures/nerf/{space}/tensorf/proc-eval-000.png").is_file()
+        assert (tmp_path / f"logs/nerf/{space}/tensorf/proc-eval-000.log").is_file()
+    igae_run = json.loads((tmp_path / "results/metrics/nerf/igae/tensorf/proc-eval-000.json").read_text())
+    assert igae_run["autoencoder"] == "results/igae/final/autoencoder"
     # A second run has nothing to do.
     again = snakemake(repo, tmp_path, "--cores", "2", "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
@@ -145,7 +164,7 @@ def test_dvc_stage_wraps_the_snakemake_target(repo):
     assert all(next(iter(out.values()))["persist"] for out in render["outs"])
     params = yaml.safe_load((repo / "params.yaml").read_text())
     # Each stage reruns when a key it reads changes, the preset switch included.
-    assert set(render["params"]) == set(params) - {"autoencoder", "igae"}
+    assert set(render["params"]) == set(params) - {"autoencoder", "igae", "nerf"}
     autoencoder = stages["autoencoder"]
     assert autoencoder["cmd"].startswith("snakemake autoencoder_all ")
     assert {"preset", "presets", "autoencoder", "render"} <= set(autoencoder["params"])
@@ -154,6 +173,9 @@ def test_dvc_stage_wraps_the_snakemake_target(repo):
     igae = stages["igae"]
     assert igae["cmd"].startswith("snakemake igae_all ") and "results/autoencoders/standard" in igae["deps"]
     assert {"preset", "presets", "autoencoder", "igae"} <= set(igae["params"])
+    nerf = stages["nerf"]
+    assert nerf["cmd"].startswith("snakemake nerf_all ") and "nerf" in nerf["params"]
+    assert {"results/igae/final", "results/autoencoders/standard", "results/renders"} <= set(nerf["deps"])
 
 
 def test_paper_preset_fetches_the_pretrained_autoencoder(repo, tmp_path, pybullet_data):

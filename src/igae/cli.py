@@ -339,6 +339,27 @@ def _cmd_bench_igae(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
+def _cmd_bench_nerf(args: argparse.Namespace) -> None:
+    from igae.nerf.bench import benchmark_nerf_methods, format_rows
+    from igae.nerf.run import NerfSettings
+
+    _set_threads(args.threads)
+    config = _load_config(args)
+    rows = benchmark_nerf_methods(
+        args.methods or config["nerf"]["methods"],
+        args.scene,
+        args.autoencoder,
+        NerfSettings.from_section(config["nerf"]),
+        steps=args.steps,
+        alignment_steps=args.alignment_steps,
+        normalizer_scale=config["autoencoder"]["normalizer"]["scale"],
+        latent_channels=config["autoencoder"]["latent_channels"],
+        device=_resolve_device(args.device),
+        threads=args.threads,
+    )
+    print(format_rows(rows))
+
+
 def _load_config(args: argparse.Namespace) -> dict:
     """params.yaml (``--params``) validated, with ``--preset`` applied when given."""
     from igae.config import load_params
@@ -499,6 +520,16 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--steps", type=int, default=20)
     _add_runtime_arguments(command)
     command.set_defaults(handler=_cmd_bench_igae)
+
+    command = commands.add_parser("bench-nerf", help="print latent vs RGB NeRF speed and PSNR per method")
+    _add_params_arguments(command)
+    command.add_argument("--scene", type=Path, default=Path("results/renders/proc-eval-000"))
+    command.add_argument("--autoencoder", type=Path, default=Path("results/igae/final/autoencoder"))
+    command.add_argument("--methods", nargs="*", default=None, help="default: nerf.methods of params.yaml")
+    command.add_argument("--steps", type=int, default=200, help="latent-supervision steps (RGB: steps + alignment)")
+    command.add_argument("--alignment-steps", type=int, default=50)
+    _add_runtime_arguments(command)
+    command.set_defaults(handler=_cmd_bench_nerf)
 
     command = commands.add_parser("config", help="validate params.yaml and print the resolved configuration")
     _add_params_arguments(command)

@@ -217,7 +217,7 @@ def test_rgb_baseline_runs_the_same_method_in_rgb_space(micro_scene, tmp_path):
 
 
 def test_a_finished_run_is_not_retrained_and_a_killed_one_resumes(micro_scene, micro_autoencoder, tmp_path):
-    settings = micro_settings(checkpoint_every=1)
+    settings = micro_settings(checkpoint_every=1, eval_image_every=1)  # nerfstudio's in-training evaluation too
     arguments = ("nerfacto", "latent", micro_scene, tmp_path / "run", tmp_path / "m.json", tmp_path / "v.png")
     first = run_nerf(*arguments, settings, autoencoder=micro_autoencoder, normalizer_scale=0.5, device="cpu")
     checkpoint_dir = Path(first["run_dir"]) / "nerfstudio_models"

@@ -224,6 +224,7 @@ class LatentPipeline(Pipeline):
         self.eval()
         camera, batch = self.datamanager.next_eval_image(step)
         metrics, images = self.evaluate_view(camera, batch)
+        metrics["num_rays"] = int(camera.height * camera.width)  # the trainer's rendering-speed log reads it
         self.train()
         return metrics, images
 

@@ -15,6 +15,7 @@ logging or checkpoints) in a buffer saved with every checkpoint, so a resumed ru
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ from igae.evaluation.image_metrics import ImageMetrics, psnr
 from igae.nerf.datamanager import LatentDataManagerConfig
 from igae.nerf.latent_space import LatentSpace, LatentSpaceConfig
 from igae.nerf.models import ChannelOutputConfig
+from igae.training.monitor import format_duration
+
+log = logging.getLogger(__name__)
 
 DECODER_GROUP = "autoencoder_decoder"
 RENDER_KEYS = ("rgb_fine", "rgb")  # vanilla NeRF renders its fine field under rgb_fine
@@ -115,6 +119,7 @@ class LatentPipeline(Pipeline):
         self.model.to(device)
         self.latent_space.to(device)
         self.register_buffer("train_seconds", torch.zeros((), dtype=torch.float64))
+        self.last_losses: Dict[str, Tensor] = {}  # of the latest training step, for the progress log
         self._image_metrics: List[ImageMetrics] = []  # built on first use; a list keeps it out of checkpoints
 
     @property
@@ -135,6 +140,7 @@ class LatentPipeline(Pipeline):
             metrics = self.model.get_metrics_dict(outputs, batch)
             losses = self.model.get_loss_dict(outputs, batch, metrics)
             metrics["stage"] = 1
+            self.last_losses = losses
             return outputs, losses, metrics
 
         inputs, batch = self.datamanager.next_train_view(step)
@@ -146,6 +152,7 @@ class LatentPipeline(Pipeline):
         if self.config.latent_loss_in_alignment:
             metrics.update(self.model.get_metrics_dict(outputs, batch))
             losses.update(self.model.get_loss_dict(outputs, batch, metrics))
+        self.last_losses = losses
         return outputs, losses, metrics
 
     def rendered_view(self, outputs: Dict[str, Tensor], rgb_shape: torch.Size) -> Float[Tensor, "h w C"]:
@@ -167,6 +174,16 @@ class LatentPipeline(Pipeline):
             TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], timer.start),
             TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], timer.stop),
         ]
+        if attributes.trainer is not None:
+            config = attributes.trainer.config
+            progress = ProgressLog(self, total_steps=attributes.trainer._start_step + config.max_num_iterations)
+            callbacks.append(
+                TrainingCallback(
+                    [TrainingCallbackLocation.AFTER_TRAIN_ITERATION],
+                    progress.log,
+                    update_every_num_iters=config.logging.steps_per_log,
+                )
+            )
         if self.latent_space.is_latent and attributes.optimizers is not None:
             optimizers = attributes.optimizers
             callbacks.append(
@@ -274,6 +291,26 @@ class IterationTimer:
 
     def stop(self, step: int) -> None:
         self.total += self._now() - self.started
+
+
+class ProgressLog:
+    """A log line every few steps: step, stage, losses, iterations/s (training time only) and ETA."""
+
+    def __init__(self, pipeline: LatentPipeline, total_steps: int):
+        self.pipeline = pipeline
+        self.total_steps = total_steps
+        self.first: Optional[Tuple[int, float]] = None  # (step, training seconds) when logging started
+
+    def log(self, step: int) -> None:
+        seconds = float(self.pipeline.train_seconds)
+        if self.first is None:
+            self.first = (step, seconds)
+        done, spent = step - self.first[0], seconds - self.first[1]
+        rate = done / spent if done > 0 and spent > 0 else 0.0
+        eta = format_duration((self.total_steps - step - 1) / rate) if rate > 0 else "?"
+        losses = ", ".join(f"{name} {float(value.detach()):.4g}" for name, value in self.pipeline.last_losses.items())
+        stage = 2 if self.pipeline.aligning(step) else 1
+        log.info("step %d/%d stage %d | %s | %.2f it/s | ETA %s", step + 1, self.total_steps, stage, losses, rate, eta)
 
 
 def reset_optimizers(optimizers: Optimizers) -> None:

@@ -225,6 +225,11 @@ def test_a_finished_run_is_not_retrained_and_a_killed_one_resumes(micro_scene, m
     second = run_nerf(*arguments, settings, autoencoder=micro_autoencoder, normalizer_scale=0.5, device="cpu")
     assert [c.name for c in checkpoint_dir.glob("*.ckpt")] == ["step-000000002.ckpt"]
     assert second["train_seconds"] > 0
+    # Other settings: the old checkpoints are discarded, not resumed past the new step count.
+    shorter = micro_settings(checkpoint_every=1, latent_supervision_steps=1)
+    third = run_nerf(*arguments, shorter, autoencoder=micro_autoencoder, normalizer_scale=0.5, device="cpu")
+    assert [c.name for c in checkpoint_dir.glob("*.ckpt")] == ["step-000000001.ckpt"]
+    assert third["steps"]["total"] == 2
 
 
 # -- bad input ----------------------------------------------------------------------------------------------------

@@ -10,8 +10,10 @@ held-out view (decoded render above ground truth).
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import random
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from igae.io_utils import write_bytes_atomic, write_json_atomic
 from igae.nerf.datamanager import check_scene_folder
 from igae.nerf.methods import NerfMethod, Space, get_method, scaled_optimizers, trainer_config
 from igae.nerf.pipeline import DECODER_GROUP, LatentPipeline
+from igae.training.checkpoint import fingerprint
 
 log = logging.getLogger(__name__)
 RUN_SUBDIR = "nerfstudio"
@@ -141,8 +144,24 @@ def latest_checkpoint(checkpoint_dir: Path) -> Optional[Path]:
     return None
 
 
+def run_identity(config: TrainerConfig) -> str:
+    """What a checkpoint must match to be resumed: the whole run config, and the autoencoder's weights file."""
+    settings = dataclasses.asdict(config)
+    for name in ("load_dir", "load_step", "load_config", "load_checkpoint"):
+        settings.pop(name, None)
+    autoencoder = config.pipeline.latent_space.autoencoder
+    if autoencoder is not None and Path(autoencoder).is_dir():
+        settings["autoencoder_files"] = {
+            path.name: [path.stat().st_size, path.stat().st_mtime_ns] for path in sorted(Path(autoencoder).iterdir())
+        }
+    return fingerprint(settings)
+
+
 def train_nerf(config: TrainerConfig, threads: Optional[int] = None) -> LatentPipeline:
-    """Train (or resume, or just load when complete) the run of ``config``; returns its pipeline."""
+    """Train (or resume, or just load when complete) the run of ``config``; returns its pipeline.
+
+    Checkpoints of another configuration or autoencoder (``run.json`` differs) are discarded, not resumed.
+    """
     if threads:
         torch.set_num_threads(threads)
     seed = config.machine.seed
@@ -150,6 +169,11 @@ def train_nerf(config: TrainerConfig, threads: Optional[int] = None) -> LatentPi
     np.random.seed(seed)
     torch.manual_seed(seed)
     total = config.max_num_iterations
+    identity = {"fingerprint": run_identity(config)}
+    marker = config.get_base_dir() / "run.json"
+    if config.get_base_dir().exists() and (not marker.is_file() or json.loads(marker.read_text()) != identity):
+        log.info("discarding %s: it was trained with other settings", config.get_base_dir())
+        shutil.rmtree(config.get_base_dir())
     checkpoint = latest_checkpoint(config.get_checkpoint_dir())
     start = 0
     if checkpoint is not None:
@@ -160,6 +184,7 @@ def train_nerf(config: TrainerConfig, threads: Optional[int] = None) -> LatentPi
     trainer = config.setup(local_rank=0, world_size=1)
     trainer.setup()  # loads the autoencoder and the scene: bad input fails here, before anything is written
     config.save_config()
+    write_json_atomic(marker, identity)
     if config.max_num_iterations > 0:
         trainer.train()
     config.max_num_iterations = total

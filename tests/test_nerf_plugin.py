@@ -230,6 +230,11 @@ def test_a_finished_run_is_not_retrained_and_a_killed_one_resumes(micro_scene, m
     third = run_nerf(*arguments, shorter, autoencoder=micro_autoencoder, normalizer_scale=0.5, device="cpu")
     assert [c.name for c in checkpoint_dir.glob("*.ckpt")] == ["step-000000001.ckpt"]
     assert third["steps"]["total"] == 2
+    # nerfstudio's own tools (ns-eval, ns-viewer) load the run from its config.yml.
+    from nerfstudio.utils.eval_utils import eval_setup
+
+    _, pipeline, _, step = eval_setup(Path(third["run_dir"]) / "config.yml")
+    assert step == 1 and np.isfinite(pipeline.get_average_eval_image_metrics()["psnr"])
 
 
 # -- bad input ----------------------------------------------------------------------------------------------------

@@ -2,39 +2,19 @@
 # (nerfstudio plugin methods latent-*), and in RGB as the baselines. One run = {space} x {method} x {scene}.
 import json
 
-from igae.nerf.catalog import CUDA_ONLY
+from igae.nerf.catalog import CUDA_ONLY, device_has_cuda, runnable_methods
 
 NERF_CFG = CFG["nerf"]
 EVAL_SCENES = sorted(scene for scene, spec in SCENES.items() if spec.split == "eval")
-# The autoencoder folder each latent space trains through (the IG-AE sits inside its stage output).
+# The autoencoder folder each latent space trains through: (rule output, folder inside it holding the AE).
 NERF_AUTOENCODERS = {
-    "standard": (STANDARD_AE, ""),
-    "igae": ("results/igae/final", "/autoencoder"),
+    "standard": (STANDARD_AE, "."),
+    "igae": ("results/igae/final", "autoencoder"),
 }
 NERF_GPUS = 1 if CFG["preset"] == "paper" else 0
-
-
-def nerf_runs_on_cuda():
-    if NERF_CFG["device"] != "auto":
-        return NERF_CFG["device"].startswith("cuda")
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def nerf_methods():
-    """The configured methods this machine can train; CUDA-only ones are skipped on CPU, with the reason."""
-    on_cuda = nerf_runs_on_cuda()
-    runnable = []
-    for method in NERF_CFG["methods"]:
-        if CUDA_ONLY[method] and not on_cuda:
-            print(f"skipping NeRF method {method} (no CUDA device): {CUDA_ONLY[method]}", file=sys.stderr)
-            continue
-        runnable.append(method)
-    return runnable
-
-
-NERF_METHODS = nerf_methods()
+NERF_METHODS, NERF_SKIPPED = runnable_methods(NERF_CFG["methods"], device_has_cuda(NERF_CFG["device"]))
+for method, reason in NERF_SKIPPED.items():
+    print(f"skipping NeRF method {method} (no CUDA device): {reason}", file=sys.stderr)
 NERF_FLAGS = format_flags(
     {
         "latent_channels": AE_CFG["latent_channels"],
@@ -57,7 +37,9 @@ rule nerf_latent:
         metrics="results/metrics/nerf/{autoencoder}/{method}/{scene}.json",
         figure="results/figures/nerf/{autoencoder}/{method}/{scene}.png",
     params:
-        autoencoder=lambda wildcards, input: input.autoencoder + NERF_AUTOENCODERS[wildcards.autoencoder][1],
+        autoencoder=lambda wildcards, input: os.path.normpath(
+            os.path.join(input.autoencoder, NERF_AUTOENCODERS[wildcards.autoencoder][1])
+        ),
         run_dir="results/nerf/{autoencoder}/{method}/{scene}",
         settings=json.dumps(NERF_CFG),
         flags=NERF_FLAGS,

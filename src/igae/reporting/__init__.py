@@ -1,0 +1,1 @@
+"""Reporting: per-run metrics aggregated into the paper's tables (``aggregate``) and written out (``tables``)."""

@@ -1,0 +1,68 @@
+"""Aggregation of per-run NeRF metrics into tables: averages, best marks, missing runs, output formats."""
+
+import json
+import re
+
+import pytest
+
+from igae.reporting.aggregate import ReportError, quality_table, tidy_nerf_metrics
+from igae.reporting.tables import latex_table, markdown_table, write_table
+
+METRICS = ("psnr", "ssim", "lpips")
+
+
+def write_run(root, space, method, scene, psnr, ssim=0.8, lpips=0.2):
+    path = root / space / method / f"{scene}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "method": method, "scene": scene, "metrics": {"psnr": psnr, "ssim": ssim, "lpips": lpips},
+        "train_seconds": 10.0, "train_iterations_per_second": 5.0, "render_seconds_per_image": 0.1,
+    }  # fmt: skip
+    path.write_text(json.dumps(record))
+
+
+@pytest.fixture
+def runs(tmp_path):
+    for scene, offset in (("s0", 0.0), ("s1", 2.0)):
+        write_run(tmp_path, "standard", "nerfacto", scene, 20.0 + offset, lpips=0.30)
+        write_run(tmp_path, "igae", "nerfacto", scene, 21.0 + offset, lpips=0.25)
+        write_run(tmp_path, "rgb", "nerfacto", scene, 19.0 + offset, lpips=0.20)
+    return tmp_path
+
+
+def test_averages_over_scenes_and_marks_the_best_space_per_method(runs):
+    table = quality_table(tidy_nerf_metrics(runs), METRICS)
+    assert list(table.index) == [("nerfacto", "standard"), ("nerfacto", "igae"), ("nerfacto", "rgb")]
+    assert table.loc[("nerfacto", "igae"), "psnr"] == pytest.approx(22.0)
+    assert table.loc[("nerfacto", "igae"), "psnr_std"] == pytest.approx(1.0)
+    markdown = markdown_table(table, METRICS)
+    assert "| nerfacto | IG-AE | **22.00 ± 1.00** |" in markdown  # highest PSNR
+    assert "| nerfacto | RGB | 20.00 ± 1.00 | **0.800 ± 0.000** | **0.200 ± 0.000** |" in markdown  # ties all marked
+
+
+def test_missing_runs_are_named_instead_of_averaging_fewer_scenes(runs):
+    (runs / "rgb/nerfacto/s1.json").unlink()
+    with pytest.raises(ReportError, match="rgb/nerfacto/s1"):
+        quality_table(tidy_nerf_metrics(runs), METRICS)
+
+
+def test_a_malformed_metrics_file_is_reported_by_path(runs):
+    (runs / "igae/nerfacto/s0.json").write_text("{not json")
+    with pytest.raises(ReportError, match="igae/nerfacto/s0.json"):
+        tidy_nerf_metrics(runs)
+    (runs / "igae/nerfacto/s0.json").write_text(json.dumps({"method": "nerfacto"}))
+    with pytest.raises(ReportError, match="missing scene, metrics"):
+        tidy_nerf_metrics(runs)
+
+
+def test_latex_tabular_is_balanced_and_files_are_written(runs, tmp_path):
+    table = quality_table(tidy_nerf_metrics(runs), METRICS)
+    latex = latex_table(table, METRICS, "Latent NeRF quality", "tab:quality")
+    assert latex.count(r"\begin{tabular}") == latex.count(r"\end{tabular}") == 1
+    assert latex.count("{") == latex.count("}")
+    rows = [line for line in latex.splitlines() if line.endswith(r"\\")]
+    assert len(rows) == 4 and all(row.count("&") == 4 for row in rows)  # header + 3 rows, 5 columns
+    assert not re.search(r"(?<!\\)[_%#]", latex)
+    paths = write_table(table, METRICS, tmp_path / "tables" / "nerf_quality", "Latent NeRF quality")
+    assert [path.name for path in paths] == ["nerf_quality.csv", "nerf_quality.md", "nerf_quality.tex"]
+    assert all(path.is_file() for path in paths)

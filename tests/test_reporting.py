@@ -6,6 +6,7 @@ import re
 import pytest
 
 from igae.reporting.aggregate import ReportError, quality_table, tidy_nerf_metrics
+from igae.reporting.build import NERF_QUALITY
 from igae.reporting.tables import latex_table, markdown_table, write_table
 
 METRICS = ("psnr", "ssim", "lpips")
@@ -31,11 +32,11 @@ def runs(tmp_path):
 
 
 def test_averages_over_scenes_and_marks_the_best_space_per_method(runs):
-    table = quality_table(tidy_nerf_metrics(runs), METRICS)
+    table = quality_table(tidy_nerf_metrics(sorted(runs.glob("*/*/*.json"))), METRICS)
     assert list(table.index) == [("nerfacto", "standard"), ("nerfacto", "igae"), ("nerfacto", "rgb")]
     assert table.loc[("nerfacto", "igae"), "psnr"] == pytest.approx(22.0)
     assert table.loc[("nerfacto", "igae"), "psnr_std"] == pytest.approx(1.0)
-    markdown = markdown_table(table, METRICS)
+    markdown = markdown_table(table, NERF_QUALITY)
     assert "| nerfacto | IG-AE | **22.00 ± 1.00** |" in markdown  # highest PSNR
     assert "| nerfacto | RGB | 20.00 ± 1.00 | **0.800 ± 0.000** | **0.200 ± 0.000** |" in markdown  # ties all marked
 
@@ -43,26 +44,26 @@ def test_averages_over_scenes_and_marks_the_best_space_per_method(runs):
 def test_missing_runs_are_named_instead_of_averaging_fewer_scenes(runs):
     (runs / "rgb/nerfacto/s1.json").unlink()
     with pytest.raises(ReportError, match="rgb/nerfacto/s1"):
-        quality_table(tidy_nerf_metrics(runs), METRICS)
+        quality_table(tidy_nerf_metrics(sorted(runs.glob("*/*/*.json"))), METRICS)
 
 
 def test_a_malformed_metrics_file_is_reported_by_path(runs):
     (runs / "igae/nerfacto/s0.json").write_text("{not json")
     with pytest.raises(ReportError, match="igae/nerfacto/s0.json"):
-        tidy_nerf_metrics(runs)
+        tidy_nerf_metrics(sorted(runs.glob("*/*/*.json")))
     (runs / "igae/nerfacto/s0.json").write_text(json.dumps({"method": "nerfacto"}))
     with pytest.raises(ReportError, match="missing scene, metrics"):
-        tidy_nerf_metrics(runs)
+        tidy_nerf_metrics(sorted(runs.glob("*/*/*.json")))
 
 
 def test_latex_tabular_is_balanced_and_files_are_written(runs, tmp_path):
-    table = quality_table(tidy_nerf_metrics(runs), METRICS)
-    latex = latex_table(table, METRICS, "Latent NeRF quality", "tab:quality")
+    table = quality_table(tidy_nerf_metrics(sorted(runs.glob("*/*/*.json"))), METRICS)
+    latex = latex_table(table, NERF_QUALITY, "tab:quality")
     assert latex.count(r"\begin{tabular}") == latex.count(r"\end{tabular}") == 1
     assert latex.count("{") == latex.count("}")
     rows = [line for line in latex.splitlines() if line.endswith(r"\\")]
     assert len(rows) == 4 and all(row.count("&") == 4 for row in rows)  # header + 3 rows, 5 columns
     assert not re.search(r"(?<!\\)[_%#]", latex)
-    paths = write_table(table, METRICS, tmp_path / "tables" / "nerf_quality", "Latent NeRF quality")
+    paths = write_table(table, NERF_QUALITY, tmp_path / "tables" / "nerf_quality")
     assert [path.name for path in paths] == ["nerf_quality.csv", "nerf_quality.md", "nerf_quality.tex"]
     assert all(path.is_file() for path in paths)

@@ -18,7 +18,11 @@ from igae.errors import IgaeError
 SPACES = ("standard", "igae", "rgb")
 SPACE_LABELS = {"standard": "standard AE", "igae": "IG-AE", "rgb": "RGB"}
 QUALITY_METRICS = ("psnr", "ssim", "lpips")
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "lpips": False, "latent_psnr": True, "autoencoder_psnr": True}
+HIGHER_IS_BETTER = {
+    "psnr": True, "ssim": True, "lpips": False, "latent_psnr": True, "autoencoder_psnr": True,
+    "train_seconds": False, "train_iterations_per_second": True, "render_seconds_per_image": False,
+    "train_speedup": True, "render_speedup": True,
+}  # fmt: skip
 TIMING_FIELDS = ("train_seconds", "train_iterations_per_second", "render_seconds_per_image")
 
 
@@ -38,13 +42,12 @@ def read_nerf_record(path: Path) -> dict:
     return record
 
 
-def tidy_nerf_metrics(root: Path) -> pd.DataFrame:
-    """Every ``<root>/<space>/<method>/<scene>.json`` as rows (scene, method, space, metric, value)."""
-    paths = sorted(root.glob("*/*/*.json"))
+def tidy_nerf_metrics(paths: Sequence[Path]) -> pd.DataFrame:
+    """Runs' metrics JSONs (``.../<space>/<method>/<scene>.json``) as rows (scene, method, space, metric, value)."""
     if not paths:
-        raise ReportError(f"no NeRF metrics under {root} (expected <space>/<method>/<scene>.json)")
+        raise ReportError("no NeRF metrics given (expected files <space>/<method>/<scene>.json)")
     rows = []
-    for path in paths:
+    for path in map(Path, paths):
         space, method, scene = path.parent.parent.name, path.parent.name, path.stem
         if space not in SPACES:
             raise ReportError(f"{path}: unknown space '{space}' (expected one of {', '.join(SPACES)})")
@@ -74,15 +77,60 @@ def quality_table(tidy: pd.DataFrame, metrics: Sequence[str] = QUALITY_METRICS) 
     per_run = selected.pivot_table(index=["method", "space", "scene"], columns="metric", values="value")
     grouped = per_run.groupby(level=["method", "space"])
     table = grouped.mean()[list(metrics)].join(grouped.std(ddof=0)[list(metrics)].add_suffix("_std"))
-    order = {space: index for index, space in enumerate(SPACES)}
-    return table.sort_index(key=lambda level: level.map(order) if level.name == "space" else level)
+    return _space_order(table)
 
 
-def best_marks(table: pd.DataFrame, metrics: Iterable[str]) -> pd.DataFrame:
-    """True where a value is the best of its method (over spaces) for that metric."""
+def best_marks(table: pd.DataFrame, metrics: Iterable[str], group: str) -> pd.DataFrame:
+    """True where a value is the best of its ``group`` (an index level, e.g. each method over spaces)."""
     marks = pd.DataFrame(False, index=table.index, columns=list(metrics))
     for metric in marks.columns:
         column = table[metric]
-        best = column.groupby(level="method").transform("max" if HIGHER_IS_BETTER[metric] else "min")
+        best = column.groupby(level=group).transform("max" if HIGHER_IS_BETTER[metric] else "min")
         marks[metric] = column == best
     return marks
+
+
+def speed_table(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Training time, iterations/s and render time per image (decoding included), mean over scenes, per
+    (method, space); for latent spaces also the speed-ups over the RGB run of the same method and scene
+    (``train_speedup`` = RGB training seconds / latent, ``render_speedup`` likewise), averaged over scenes."""
+    check_complete(tidy)
+    per_run = tidy[tidy["metric"].isin(TIMING_FIELDS)].pivot_table(
+        index=["method", "space", "scene"], columns="metric", values="value"
+    )
+    table = per_run.groupby(level=["method", "space"]).mean()[list(TIMING_FIELDS)]
+    if "rgb" in per_run.index.get_level_values("space"):
+        rgb = per_run.xs("rgb", level="space")
+        ratios = pd.DataFrame(
+            {
+                "train_speedup": rgb["train_seconds"].reindex(per_run.index.droplevel("space")).values
+                / per_run["train_seconds"].values,
+                "render_speedup": rgb["render_seconds_per_image"].reindex(per_run.index.droplevel("space")).values
+                / per_run["render_seconds_per_image"].values,
+            },
+            index=per_run.index,
+        )
+        table = table.join(ratios.groupby(level=["method", "space"]).mean())
+        table.loc[table.index.get_level_values("space") == "rgb", ["train_speedup", "render_speedup"]] = float("nan")
+    return _space_order(table)
+
+
+def autoencoder_table(records: dict[str, Path]) -> pd.DataFrame:
+    """Reconstruction PSNR / SSIM / LPIPS per autoencoder (label -> evaluate-autoencoder JSON) and image set."""
+    rows = []
+    for label, path in records.items():
+        try:
+            record = json.loads(Path(path).read_text())
+            sets = record["sets"]
+        except (OSError, json.JSONDecodeError, KeyError) as error:
+            raise ReportError(f"{path}: not an autoencoder evaluation JSON ({error})") from None
+        for image_set, values in sets.items():
+            rows.append({"autoencoder": label, "image_set": image_set, **{m: values[m] for m in QUALITY_METRICS}})
+    return (
+        pd.DataFrame(rows).set_index(["image_set", "autoencoder"]).sort_index(level="image_set", sort_remaining=False)
+    )
+
+
+def _space_order(table: pd.DataFrame) -> pd.DataFrame:
+    order = {space: index for index, space in enumerate(SPACES)}
+    return table.sort_index(key=lambda level: level.map(order) if level.name == "space" else level)

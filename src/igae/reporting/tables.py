@@ -1,7 +1,12 @@
-"""Write summary tables as CSV (full precision), Markdown and LaTeX (mean ± std, best value in bold)."""
+"""Write summary tables as CSV (full precision), Markdown and LaTeX (best value of each group in bold).
+
+A table is a pandas frame indexed by its row labels (e.g. method x space) whose columns are metrics, with an
+optional ``<metric>_std`` column each (then cells read ``mean ± std``).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -10,54 +15,85 @@ import pandas as pd
 from igae.io_utils import write_bytes_atomic
 from igae.reporting.aggregate import SPACE_LABELS, best_marks
 
-DIGITS = {"psnr": 2, "ssim": 3, "lpips": 3}
-HEADERS = {"psnr": "PSNR ↑", "ssim": "SSIM ↑", "lpips": "LPIPS ↓"}
-LATEX_HEADERS = {"psnr": r"PSNR $\uparrow$", "ssim": r"SSIM $\uparrow$", "lpips": r"LPIPS $\downarrow$"}
+DIGITS = {"psnr": 2, "latent_psnr": 2, "autoencoder_psnr": 2, "train_seconds": 1, "train_iterations_per_second": 2,
+          "render_seconds_per_image": 4, "train_speedup": 2, "render_speedup": 1}  # fmt: skip
+HEADERS = {
+    "psnr": ("PSNR ↑", r"PSNR $\uparrow$"),
+    "ssim": ("SSIM ↑", r"SSIM $\uparrow$"),
+    "lpips": ("LPIPS ↓", r"LPIPS $\downarrow$"),
+    "train_seconds": ("train s ↓", r"train s $\downarrow$"),
+    "train_iterations_per_second": ("it/s ↑", r"it/s $\uparrow$"),
+    "render_seconds_per_image": ("s / image ↓", r"s / image $\downarrow$"),
+    "train_speedup": ("train speed-up vs RGB ↑", r"train speed-up vs RGB $\uparrow$"),
+    "render_speedup": ("render speed-up vs RGB ↑", r"render speed-up vs RGB $\uparrow$"),
+}
+INDEX_HEADERS = {"method": "Method", "space": "Space", "image_set": "Images", "autoencoder": "Autoencoder"}
+LABELS = {**SPACE_LABELS, "real_heldout": "real (held out)", "rendered_heldout": "rendered (held out)"}
 
 
-def _cells(table: pd.DataFrame, metrics: Sequence[str], bold: str) -> list[list[str]]:
-    """Rows of formatted cells: method, space, then ``mean ± std`` per metric, the best wrapped in ``bold``."""
-    marks = best_marks(table, metrics)
+@dataclass(frozen=True)
+class TableSpec:
+    """What to show: the metric columns, and the index level within which the best value is marked."""
+
+    metrics: Sequence[str]
+    best_within: str
+    caption: str
+
+
+def _cells(table: pd.DataFrame, spec: TableSpec, bold: str) -> list[list[str]]:
+    marks = best_marks(table, spec.metrics, spec.best_within)
     rows = []
-    for (method, space), values in table.iterrows():
-        cells = [method, SPACE_LABELS.get(space, space)]
-        for metric in metrics:
+    for labels, values in table.iterrows():
+        labels = labels if isinstance(labels, tuple) else (labels,)
+        cells = [LABELS.get(label, str(label)) for label in labels]
+        for metric in spec.metrics:
             digits = DIGITS.get(metric, 3)
-            text = f"{values[metric]:.{digits}f} ± {values[f'{metric}_std']:.{digits}f}"
-            cells.append(bold.format(text) if marks.loc[(method, space), metric] else text)
+            if pd.isna(values[metric]):
+                cells.append("-")
+                continue
+            text = f"{values[metric]:.{digits}f}"
+            if f"{metric}_std" in table.columns:
+                text += f" ± {values[f'{metric}_std']:.{digits}f}"
+            cells.append(bold.format(text) if marks.loc[labels if len(labels) > 1 else labels[0], metric] else text)
         rows.append(cells)
     return rows
 
 
-def markdown_table(table: pd.DataFrame, metrics: Sequence[str]) -> str:
-    header = ["method", "space", *(HEADERS.get(metric, metric) for metric in metrics)]
+def _header(table: pd.DataFrame, spec: TableSpec, latex: bool) -> list[str]:
+    names = [INDEX_HEADERS.get(name, name) for name in table.index.names]
+    return names + [HEADERS.get(metric, (metric, metric))[int(latex)] for metric in spec.metrics]
+
+
+def markdown_table(table: pd.DataFrame, spec: TableSpec) -> str:
+    header = _header(table, spec, latex=False)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in _cells(table, metrics, "**{}**")]
+    lines += ["| " + " | ".join(row) + " |" for row in _cells(table, spec, "**{}**")]
     return "\n".join(lines) + "\n"
 
 
-def latex_table(table: pd.DataFrame, metrics: Sequence[str], caption: str, label: str) -> str:
+def latex_table(table: pd.DataFrame, spec: TableSpec, label: str) -> str:
     """A ``table`` environment with one ``tabular`` (booktabs rules), ± as ``$\\pm$``."""
-    rows = _cells(table, metrics, r"\textbf{{{}}}")
+    levels = table.index.nlevels
     lines = [
         r"\begin{table}[t]",
         r"\centering",
-        r"\begin{tabular}{ll" + "c" * len(metrics) + "}",
+        r"\begin{tabular}{" + "l" * levels + "c" * len(spec.metrics) + "}",
         r"\toprule",
-        " & ".join(["Method", "Space", *(LATEX_HEADERS.get(metric, metric) for metric in metrics)]) + r" \\",
+        " & ".join(_header(table, spec, latex=True)) + r" \\",
         r"\midrule",
     ]
-    lines += [" & ".join(_latex_escape(cell) for cell in row).replace("±", r"$\pm$") + r" \\" for row in rows]
-    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{caption}}}", rf"\label{{{label}}}", r"\end{table}"]
+    for row in _cells(table, spec, r"\textbf{{{}}}"):
+        lines.append(" & ".join(_latex_escape(cell) for cell in row).replace("±", r"$\pm$") + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{spec.caption}}}", rf"\label{{{label}}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 
-def write_table(table: pd.DataFrame, metrics: Sequence[str], stem: Path, caption: str) -> list[Path]:
+def write_table(table: pd.DataFrame, spec: TableSpec, stem: Path) -> list[Path]:
     """``stem``.csv, .md and .tex, each written atomically; returns the paths."""
     paths = [stem.with_suffix(suffix) for suffix in (".csv", ".md", ".tex")]
     write_bytes_atomic(paths[0], table.reset_index().to_csv(index=False).encode())
-    write_bytes_atomic(paths[1], markdown_table(table, metrics).encode())
-    write_bytes_atomic(paths[2], latex_table(table, metrics, caption, f"tab:{stem.name}").encode())
+    write_bytes_atomic(paths[1], markdown_table(table, spec).encode())
+    write_bytes_atomic(paths[2], latex_table(table, spec, f"tab:{stem.name}").encode())
     return paths
 
 

@@ -113,6 +113,12 @@ def test_pipeline_runs_through_snakemake(repo, tmp_path):
         assert (tmp_path / f"logs/nerf/{space}/tensorf/proc-eval-000.log").is_file()
     igae_run = json.loads((tmp_path / "results/metrics/nerf/igae/tensorf/proc-eval-000.json").read_text())
     assert igae_run["autoencoder"] == "results/igae/final/autoencoder"
+    # Phase 5: the tables, from the metrics files alone.
+    quality = (tmp_path / "results/tables/nerf_quality.md").read_text()
+    assert all(f"| tensorf | {label} |" in quality for label in ("standard AE", "IG-AE", "RGB"))
+    for stem in ("nerf_quality", "nerf_speed", "autoencoder_quality"):
+        assert all((tmp_path / f"results/tables/{stem}{suffix}").is_file() for suffix in (".csv", ".md", ".tex"))
+    assert "| rendered (held out) | IG-AE |" in (tmp_path / "results/tables/autoencoder_quality.md").read_text()
     # A second run has nothing to do.
     again = snakemake(repo, tmp_path, "--cores", "2", "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
@@ -176,6 +182,8 @@ def test_dvc_stage_wraps_the_snakemake_target(repo):
     nerf = stages["nerf"]
     assert nerf["cmd"].startswith("snakemake nerf_all ") and "nerf" in nerf["params"]
     assert {"results/igae/final", "results/autoencoders/standard", "results/renders"} <= set(nerf["deps"])
+    report = stages["report"]
+    assert report["cmd"].startswith("snakemake report_all ") and "results/metrics/nerf" in report["deps"]
 
 
 def test_paper_preset_fetches_the_pretrained_autoencoder(repo, tmp_path, pybullet_data):

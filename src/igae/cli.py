@@ -360,6 +360,14 @@ def _cmd_bench_nerf(args: argparse.Namespace) -> None:
     print(format_rows(rows))
 
 
+def _cmd_report_tables(args: argparse.Namespace) -> None:
+    from igae.reporting.build import build_tables
+
+    autoencoders = dict(item.split("=", 1) for item in args.autoencoder_metrics)
+    for path in build_tables(args.nerf_metrics, {k: Path(v) for k, v in autoencoders.items()}, args.out):
+        log.info("wrote %s", path)
+
+
 def _load_config(args: argparse.Namespace) -> dict:
     """params.yaml (``--params``) validated, with ``--preset`` applied when given."""
     from igae.config import load_params
@@ -530,6 +538,14 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--alignment-steps", type=int, default=50)
     _add_runtime_arguments(command)
     command.set_defaults(handler=_cmd_bench_nerf)
+
+    command = commands.add_parser("report-tables", help="aggregate metrics into CSV/Markdown/LaTeX tables")
+    command.add_argument("--nerf-metrics", type=Path, nargs="+", required=True, help="<space>/<method>/<scene>.json")
+    command.add_argument(
+        "--autoencoder-metrics", nargs="+", required=True, help="label=evaluate-autoencoder JSON, e.g. igae=..."
+    )
+    command.add_argument("--out", type=Path, required=True, help="folder of the tables")
+    command.set_defaults(handler=_cmd_report_tables)
 
     command = commands.add_parser("config", help="validate params.yaml and print the resolved configuration")
     _add_params_arguments(command)

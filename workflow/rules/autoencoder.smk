@@ -82,6 +82,8 @@ rule evaluate_standard_autoencoder:
             }
         ),
         runtime=AE_RUNTIME,
+        model=lambda wildcards, input: input.model,
+        label="standard",
     log:
         "logs/autoencoder/evaluate_standard_autoencoder.log",
     benchmark:
@@ -93,8 +95,8 @@ rule evaluate_standard_autoencoder:
     conda:
         "../envs/igae.yaml"
     shell:
-        "igae evaluate-autoencoder --model {input.model} --real-images {input.real_images}"
-        " --scene-index {input.scene_index} --out {output.metrics} --figure {output.figure} --label standard"
+        "igae evaluate-autoencoder --model {params.model} --real-images {input.real_images}"
+        " --scene-index {input.scene_index} --out {output.metrics} --figure {output.figure} --label {params.label}"
         " --threads {threads} {params.flags} {params.runtime} > {log} 2>&1"
 
 

@@ -1,0 +1,48 @@
+# Phase 5: the paper's tables, from the metrics files of the earlier phases (no training here).
+
+
+# The IG-AE's reconstruction quality, measured exactly as the standard AE's.
+use rule evaluate_standard_autoencoder as evaluate_igae_autoencoder with:
+    input:
+        model="results/igae/final",
+        real_images="results/real_images",
+        scene_index="results/renders/index.json",
+    output:
+        metrics="results/metrics/autoencoder/igae.json",
+        per_image="results/metrics/autoencoder/igae.csv",
+        figure="results/figures/report/igae_reconstructions.png",
+    params:
+        flags=rules.evaluate_standard_autoencoder.params.flags,
+        runtime=AE_RUNTIME,
+        model=lambda wildcards, input: os.path.join(input.model, "autoencoder"),
+        label="igae",
+    log:
+        "logs/report/evaluate_igae_autoencoder.log",
+    benchmark:
+        "benchmarks/report/evaluate_igae_autoencoder.tsv"
+
+
+rule report_tables:
+    input:
+        nerf=rules.nerf_all.input,
+        standard=rules.evaluate_standard_autoencoder.output.metrics,
+        igae=rules.evaluate_igae_autoencoder.output.metrics,
+    output:
+        multiext("results/tables/nerf_quality", ".csv", ".md", ".tex"),
+        multiext("results/tables/nerf_speed", ".csv", ".md", ".tex"),
+        multiext("results/tables/autoencoder_quality", ".csv", ".md", ".tex"),
+        "results/tables/nerf_metrics_tidy.csv",
+    log:
+        "logs/report/report_tables.log",
+    benchmark:
+        "benchmarks/report/report_tables.tsv"
+    conda:
+        "../envs/igae.yaml"
+    shell:
+        "igae report-tables --nerf-metrics {input.nerf} --autoencoder-metrics standard={input.standard}"
+        " igae={input.igae} --out results/tables > {log} 2>&1"
+
+
+rule report_all:
+    input:
+        rules.report_tables.output,

@@ -67,3 +67,30 @@ def test_latex_tabular_is_balanced_and_files_are_written(runs, tmp_path):
     paths = write_table(table, NERF_QUALITY, tmp_path / "tables" / "nerf_quality")
     assert [path.name for path in paths] == ["nerf_quality.csv", "nerf_quality.md", "nerf_quality.tex"]
     assert all(path.is_file() for path in paths)
+
+
+def test_figures_are_written_as_png_and_pdf(runs, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from igae.reporting.build import build_figures
+
+    strips = []
+    for metrics in sorted(runs.glob("*/*/*.json")):
+        strip = metrics.with_suffix(".png")
+        Image.fromarray(np.full((64, 64, 3), 200, dtype=np.uint8)).save(strip)  # 2 views of 32x32: render over GT
+        strips.append(strip)
+    log = tmp_path / "metrics.csv"
+    log.write_text("step,loss,test/latent_psnr\n1,0.5,\n2,0.4,30.0\n")
+    paths = build_figures(sorted(runs.glob("*/*/*.json")), strips, {"warm-up": log, "joint": log}, tmp_path / "f")
+    names = sorted(path.name for path in paths)
+    assert "qualitative_s0.pdf" in names and "qualitative_s1.png" in names and "nerf_psnr.pdf" in names
+    assert all(path.stat().st_size > 0 for path in paths)
+
+
+def test_an_unreadable_strip_is_reported_by_path(tmp_path):
+    from igae.reporting.figures import held_out_view
+
+    (tmp_path / "broken.png").write_text("not an image")
+    with pytest.raises(ReportError, match="broken.png"):
+        held_out_view(tmp_path / "broken.png")

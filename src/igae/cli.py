@@ -368,6 +368,14 @@ def _cmd_report_tables(args: argparse.Namespace) -> None:
         log.info("wrote %s", path)
 
 
+def _cmd_report_figures(args: argparse.Namespace) -> None:
+    from igae.reporting.build import build_figures
+
+    logs = {stage: Path(path) for stage, path in (item.split("=", 1) for item in args.igae_logs)}
+    for path in build_figures(args.nerf_metrics, args.nerf_strips, logs, args.out):
+        log.info("wrote %s", path)
+
+
 def _load_config(args: argparse.Namespace) -> dict:
     """params.yaml (``--params``) validated, with ``--preset`` applied when given."""
     from igae.config import load_params
@@ -546,6 +554,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command.add_argument("--out", type=Path, required=True, help="folder of the tables")
     command.set_defaults(handler=_cmd_report_tables)
+
+    command = commands.add_parser("report-figures", help="the paper's figures (PNG and PDF) from the results")
+    command.add_argument("--nerf-metrics", type=Path, nargs="+", required=True, help="<space>/<method>/<scene>.json")
+    command.add_argument("--nerf-strips", type=Path, nargs="+", required=True, help="<space>/<method>/<scene>.png")
+    command.add_argument("--igae-logs", nargs="+", required=True, help="stage=metrics.csv, e.g. warmup=...")
+    command.add_argument("--out", type=Path, required=True, help="folder of the figures")
+    command.set_defaults(handler=_cmd_report_figures)
 
     command = commands.add_parser("config", help="validate params.yaml and print the resolved configuration")
     _add_params_arguments(command)

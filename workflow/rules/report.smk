@@ -43,6 +43,39 @@ rule report_tables:
         " igae={input.igae} --out results/tables > {log} 2>&1"
 
 
+rule report_figures:
+    input:
+        nerf=rules.nerf_all.input,
+        strips=[
+            path.replace("results/metrics/", "results/figures/").replace(".json", ".png")
+            for path in rules.nerf_all.input
+        ],
+        warmup="results/igae/warmup",
+        final="results/igae/final",
+    output:
+        expand("results/figures/report/qualitative_{scene}.{ext}", scene=EVAL_SCENES, ext=("png", "pdf")),
+        expand(
+            "results/figures/report/{name}.{ext}",
+            name=("nerf_psnr", "nerf_speed_quality", "igae_training_curves"),
+            ext=("png", "pdf"),
+        ),
+    params:
+        # Each IG-AE stage logs its curves beside its output folder (<stage>_training/metrics.csv).
+        logs=lambda wildcards, input: (
+            f"warm-up={input.warmup}_training/metrics.csv joint={input.final}_training/metrics.csv"
+        ),
+    log:
+        "logs/report/report_figures.log",
+    benchmark:
+        "benchmarks/report/report_figures.tsv"
+    conda:
+        "../envs/igae.yaml"
+    shell:
+        "igae report-figures --nerf-metrics {input.nerf} --nerf-strips {input.strips} --igae-logs {params.logs}"
+        " --out results/figures/report > {log} 2>&1"
+
+
 rule report_all:
     input:
         rules.report_tables.output,
+        rules.report_figures.output,

@@ -47,3 +47,26 @@ def build_tables(nerf_metrics: Sequence[Path], autoencoder_metrics: Mapping[str,
         autoencoder_table(dict(autoencoder_metrics)), AUTOENCODER_QUALITY, out_dir / "autoencoder_quality"
     )
     return paths
+
+
+IGAE_CURVES = ("loss", "test/latent_psnr", "test/render_psnr", "real_heldout/ae_psnr")
+
+
+def build_figures(
+    nerf_metrics: Sequence[Path], nerf_strips: Sequence[Path], igae_logs: Mapping[str, Path], out_dir: Path
+) -> list[Path]:
+    """Qualitative grids (one per scene), PSNR bars, speed-quality scatter and IG-AE curves, as PNG and PDF."""
+    from igae.reporting import figures
+
+    tidy = tidy_nerf_metrics(nerf_metrics)
+    by_scene: dict[str, dict[tuple[str, str], Path]] = {}
+    for strip in map(Path, nerf_strips):
+        space, method, scene = strip.parent.parent.name, strip.parent.name, strip.stem
+        by_scene.setdefault(scene, {})[(method, space)] = strip
+    paths = []
+    for scene, strips in sorted(by_scene.items()):
+        paths += figures.save_figure(figures.qualitative_grid(strips, scene), out_dir / f"qualitative_{scene}")
+    paths += figures.save_figure(figures.psnr_bars(quality_table(tidy)), out_dir / "nerf_psnr")
+    paths += figures.save_figure(figures.speed_quality_scatter(tidy), out_dir / "nerf_speed_quality")
+    paths += figures.save_figure(figures.igae_curves(igae_logs, IGAE_CURVES), out_dir / "igae_training_curves")
+    return paths

@@ -1,0 +1,139 @@
+"""The paper's figures (PNG and PDF) from the pipeline's outputs; nothing is re-rendered or retrained.
+
+* :func:`qualitative_grid`: per evaluation scene, one held-out view: ground truth | standard-AE latent NeRF |
+  IG-AE latent NeRF | RGB NeRF, one row per method (cut from each run's held-out-view strip);
+* :func:`psnr_bars`: decoded PSNR per method and space, error bars = std over scenes;
+* :func:`speed_quality_scatter`: render time per image (log scale) against PSNR, every run;
+* :func:`igae_curves`: IG-AE training curves (losses and held-out PSNRs per step) of both stages.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from igae.io_utils import write_bytes_atomic  # noqa: E402
+from igae.reporting.aggregate import SPACE_LABELS, SPACES, ReportError  # noqa: E402
+
+GRID_COLUMNS = ("ground truth", *SPACES)
+
+
+def save_figure(figure: plt.Figure, stem: Path) -> list[Path]:
+    """``stem``.png (150 dpi) and ``stem``.pdf, written atomically."""
+    paths = []
+    for suffix, options in ((".png", {"dpi": 150}), (".pdf", {})):
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=suffix[1:], bbox_inches="tight", **options)
+        path = stem.with_suffix(suffix)
+        write_bytes_atomic(path, buffer.getvalue())
+        paths.append(path)
+    plt.close(figure)
+    return paths
+
+
+def held_out_view(strip: Path, view: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(render, ground truth) of held-out view ``view`` from a run's strip (renders above ground truth)."""
+    try:
+        image = np.asarray(Image.open(strip).convert("RGB"))
+    except OSError as error:
+        raise ReportError(f"{strip}: not a readable held-out-view strip ({error})") from None
+    size = image.shape[0] // 2
+    if image.shape[1] < (view + 1) * size:
+        raise ReportError(f"{strip}: has no held-out view {view}")
+    columns = slice(view * size, (view + 1) * size)
+    return image[:size, columns], image[size:, columns]
+
+
+def qualitative_grid(strips: Mapping[tuple[str, str], Path], scene: str, view: int = 0) -> plt.Figure:
+    """``strips[(method, space)]`` of one scene -> rows of methods, columns GT | standard | IG-AE | RGB."""
+    methods = sorted({method for method, _ in strips})
+    figure, axes = plt.subplots(len(methods), len(GRID_COLUMNS), figsize=(2 * len(GRID_COLUMNS), 2 * len(methods)))
+    axes = np.atleast_2d(axes)
+    for row, method in enumerate(methods):
+        ground_truth = None
+        for column, space in enumerate(SPACES, start=1):
+            axis = axes[row, column]
+            if (method, space) in strips:
+                render, ground_truth = held_out_view(strips[(method, space)], view)
+                axis.imshow(render)
+            axis.set_axis_off()
+            if row == 0:
+                axis.set_title(SPACE_LABELS[space])
+        axes[row, 0].imshow(ground_truth if ground_truth is not None else np.ones((8, 8, 3)))
+        axes[row, 0].set_xticks([])
+        axes[row, 0].set_yticks([])
+        axes[row, 0].set_ylabel(method)
+        if row == 0:
+            axes[row, 0].set_title("ground truth")
+    figure.suptitle(f"{scene}, held-out view {view}")
+    return figure
+
+
+def psnr_bars(quality: pd.DataFrame) -> plt.Figure:
+    """Bars of mean decoded PSNR per method (groups) and space (colours), std over scenes as error bars."""
+    methods = list(dict.fromkeys(quality.index.get_level_values("method")))
+    spaces = [space for space in SPACES if space in set(quality.index.get_level_values("space"))]
+    width = 0.8 / len(spaces)
+    figure, axis = plt.subplots(figsize=(1.6 * len(methods) + 2, 3.5))
+    for index, space in enumerate(spaces):
+        rows = [quality.loc[(method, space)] if (method, space) in quality.index else None for method in methods]
+        means = [row["psnr"] if row is not None else np.nan for row in rows]
+        spreads = [row["psnr_std"] if row is not None else 0.0 for row in rows]
+        positions = np.arange(len(methods)) + (index - (len(spaces) - 1) / 2) * width
+        axis.bar(positions, means, width, yerr=spreads, capsize=3, label=SPACE_LABELS[space])
+    axis.set_xticks(np.arange(len(methods)), methods)
+    axis.set_ylabel("PSNR (dB), held-out views")
+    axis.legend()
+    axis.grid(axis="y", alpha=0.3)
+    return figure
+
+
+def speed_quality_scatter(tidy: pd.DataFrame) -> plt.Figure:
+    """Each run: seconds per rendered image (decoding included) against decoded PSNR."""
+    per_run = tidy.pivot_table(index=["method", "space", "scene"], columns="metric", values="value").reset_index()
+    figure, axis = plt.subplots(figsize=(5.5, 4))
+    markers = dict(zip(sorted(per_run["method"].unique()), "osD^vP*X"))
+    for space in SPACES:
+        for method, rows in per_run[per_run["space"] == space].groupby("method"):
+            axis.scatter(
+                rows["render_seconds_per_image"], rows["psnr"], marker=markers[method], color=f"C{SPACES.index(space)}",
+                label=f"{method}, {SPACE_LABELS[space]}",
+            )  # fmt: skip
+    axis.set_xscale("log")
+    axis.set_xlabel("seconds per rendered image (log)")
+    axis.set_ylabel("PSNR (dB)")
+    axis.legend(fontsize=6, ncol=2)
+    axis.grid(alpha=0.3)
+    return figure
+
+
+def igae_curves(stage_logs: Mapping[str, Path], columns: Sequence[str]) -> plt.Figure:
+    """One panel per column of the IG-AE ``metrics.csv`` files, one line per stage (steps continue across)."""
+    figure, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3))
+    axes = np.atleast_1d(axes)
+    offset = 0
+    for stage, path in stage_logs.items():
+        try:
+            log = pd.read_csv(path)
+        except (OSError, pd.errors.ParserError) as error:
+            raise ReportError(f"{path}: not a readable training log ({error})") from None
+        for axis, column in zip(axes, columns):
+            if column in log:
+                rows = log[["step", column]].dropna()
+                axis.plot(rows["step"] + offset, rows[column], marker="." if len(rows) < 30 else None, label=stage)
+        offset += int(log["step"].max())
+    for axis, column in zip(axes, columns):
+        axis.set_title(column)
+        axis.set_xlabel("step")
+        axis.grid(alpha=0.3)
+    axes[0].legend()
+    return figure

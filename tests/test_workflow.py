@@ -119,6 +119,8 @@ def test_pipeline_runs_through_snakemake(repo, tmp_path):
     for stem in ("nerf_quality", "nerf_speed", "autoencoder_quality"):
         assert all((tmp_path / f"results/tables/{stem}{suffix}").is_file() for suffix in (".csv", ".md", ".tex"))
     assert "| rendered (held out) | IG-AE |" in (tmp_path / "results/tables/autoencoder_quality.md").read_text()
+    summary = json.loads((tmp_path / "results/metrics/nerf_summary.json").read_text())
+    assert set(summary["tensorf"]) == {"standard", "igae", "rgb"} and "psnr" in summary["tensorf"]["igae"]
     for name in ("qualitative_proc-eval-000", "nerf_psnr", "nerf_speed_quality", "igae_training_curves"):
         assert all((tmp_path / f"results/figures/report/{name}.{ext}").stat().st_size > 0 for ext in ("png", "pdf"))
     # A second run has nothing to do.

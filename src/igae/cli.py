@@ -364,7 +364,7 @@ def _cmd_report_tables(args: argparse.Namespace) -> None:
     from igae.reporting.build import build_tables
 
     autoencoders = dict(item.split("=", 1) for item in args.autoencoder_metrics)
-    for path in build_tables(args.nerf_metrics, {k: Path(v) for k, v in autoencoders.items()}, args.out):
+    for path in build_tables(args.nerf_metrics, {k: Path(v) for k, v in autoencoders.items()}, args.out, args.summary):
         log.info("wrote %s", path)
 
 
@@ -553,6 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--autoencoder-metrics", nargs="+", required=True, help="label=evaluate-autoencoder JSON, e.g. igae=..."
     )
     command.add_argument("--out", type=Path, required=True, help="folder of the tables")
+    command.add_argument("--summary", type=Path, required=True, help="JSON of mean quality per method and space")
     command.set_defaults(handler=_cmd_report_tables)
 
     command = commands.add_parser("report-figures", help="the paper's figures (PNG and PDF) from the results")

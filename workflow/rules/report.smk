@@ -28,10 +28,17 @@ rule report_tables:
         standard=rules.evaluate_standard_autoencoder.output.metrics,
         igae=rules.evaluate_igae_autoencoder.output.metrics,
     output:
-        multiext("results/tables/nerf_quality", ".csv", ".md", ".tex"),
-        multiext("results/tables/nerf_speed", ".csv", ".md", ".tex"),
-        multiext("results/tables/autoencoder_quality", ".csv", ".md", ".tex"),
+        report("results/tables/nerf_quality.csv", caption="../report/nerf_quality.rst", category="Tables"),
+        "results/tables/nerf_quality.md",
+        "results/tables/nerf_quality.tex",
+        report("results/tables/nerf_speed.csv", caption="../report/nerf_speed.rst", category="Tables"),
+        "results/tables/nerf_speed.md",
+        "results/tables/nerf_speed.tex",
+        report("results/tables/autoencoder_quality.csv", caption="../report/autoencoder_quality.rst", category="Tables"),
+        "results/tables/autoencoder_quality.md",
+        "results/tables/autoencoder_quality.tex",
         "results/tables/nerf_metrics_tidy.csv",
+        summary="results/metrics/nerf_summary.json",
     log:
         "logs/report/report_tables.log",
     benchmark:
@@ -40,7 +47,7 @@ rule report_tables:
         "../envs/igae.yaml"
     shell:
         "igae report-tables --nerf-metrics {input.nerf} --autoencoder-metrics standard={input.standard}"
-        " igae={input.igae} --out results/tables > {log} 2>&1"
+        " igae={input.igae} --out results/tables --summary {output.summary} > {log} 2>&1"
 
 
 rule report_figures:
@@ -53,11 +60,25 @@ rule report_figures:
         warmup="results/igae/warmup",
         final="results/igae/final",
     output:
-        expand("results/figures/report/qualitative_{scene}.{ext}", scene=EVAL_SCENES, ext=("png", "pdf")),
+        report(
+            expand("results/figures/report/qualitative_{scene}.png", scene=EVAL_SCENES),
+            caption="../report/qualitative.rst",
+            category="Figures",
+        ),
+        expand("results/figures/report/qualitative_{scene}.pdf", scene=EVAL_SCENES),
+        report("results/figures/report/nerf_psnr.png", caption="../report/nerf_psnr.rst", category="Figures"),
+        report(
+            "results/figures/report/nerf_speed_quality.png",
+            caption="../report/nerf_speed_quality.rst",
+            category="Figures",
+        ),
+        report(
+            "results/figures/report/igae_training_curves.png",
+            caption="../report/igae_training_curves.rst",
+            category="Figures",
+        ),
         expand(
-            "results/figures/report/{name}.{ext}",
-            name=("nerf_psnr", "nerf_speed_quality", "igae_training_curves"),
-            ext=("png", "pdf"),
+            "results/figures/report/{name}.pdf", name=("nerf_psnr", "nerf_speed_quality", "igae_training_curves")
         ),
     params:
         # Each IG-AE stage logs its curves beside its output folder (<stage>_training/metrics.csv).

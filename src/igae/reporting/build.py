@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from igae.io_utils import write_bytes_atomic
+from igae.io_utils import write_bytes_atomic, write_json_atomic
 from igae.reporting.aggregate import (
     QUALITY_METRICS,
     TIMING_FIELDS,
@@ -35,13 +35,19 @@ AUTOENCODER_QUALITY = TableSpec(
 )
 
 
-def build_tables(nerf_metrics: Sequence[Path], autoencoder_metrics: Mapping[str, Path], out_dir: Path) -> list[Path]:
-    """Write the tidy NeRF metrics (CSV) and the quality, speed and autoencoder tables (CSV, Markdown, LaTeX)."""
+def build_tables(
+    nerf_metrics: Sequence[Path], autoencoder_metrics: Mapping[str, Path], out_dir: Path, summary_path: Path
+) -> list[Path]:
+    """Write the tidy NeRF metrics (CSV), the quality, speed and autoencoder tables (CSV, Markdown, LaTeX) in
+    ``out_dir``, and the mean quality per method and space as JSON at ``summary_path`` (for ``dvc metrics``)."""
     tidy = tidy_nerf_metrics(nerf_metrics)
     tidy_path = out_dir / "nerf_metrics_tidy.csv"
     write_bytes_atomic(tidy_path, tidy.to_csv(index=False).encode())
     paths = [tidy_path]
-    paths += write_table(quality_table(tidy), NERF_QUALITY, out_dir / "nerf_quality")
+    quality = quality_table(tidy)
+    paths += write_table(quality, NERF_QUALITY, out_dir / "nerf_quality")
+    write_json_atomic(summary_path, summary_metrics(quality))
+    paths.append(summary_path)
     paths += write_table(speed_table(tidy), NERF_SPEED, out_dir / "nerf_speed")
     paths += write_table(
         autoencoder_table(dict(autoencoder_metrics)), AUTOENCODER_QUALITY, out_dir / "autoencoder_quality"
@@ -70,3 +76,11 @@ def build_figures(
     paths += figures.save_figure(figures.speed_quality_scatter(tidy), out_dir / "nerf_speed_quality")
     paths += figures.save_figure(figures.igae_curves(igae_logs, IGAE_CURVES), out_dir / "igae_training_curves")
     return paths
+
+
+def summary_metrics(quality) -> dict:
+    """``{method: {space: {psnr, ssim, lpips}}}``, the means over scenes (``dvc metrics show`` reads it)."""
+    summary: dict = {}
+    for (method, space), values in quality.iterrows():
+        summary.setdefault(method, {})[space] = {metric: round(float(values[metric]), 4) for metric in QUALITY_METRICS}
+    return summary

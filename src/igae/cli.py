@@ -360,18 +360,25 @@ def _cmd_bench_nerf(args: argparse.Namespace) -> None:
     print(format_rows(rows))
 
 
+def _labelled_paths(items: Sequence[str], option: str) -> dict[str, Path]:
+    """``["a=x.json", "b=y.json"]`` -> ``{"a": Path("x.json"), "b": Path("y.json")}``."""
+    if any("=" not in item for item in items):
+        raise IgaeError(f"{option} takes label=path items, got {' '.join(items)}")
+    return {label: Path(path) for label, path in (item.split("=", 1) for item in items)}
+
+
 def _cmd_report_tables(args: argparse.Namespace) -> None:
     from igae.reporting.build import build_tables
 
-    autoencoders = dict(item.split("=", 1) for item in args.autoencoder_metrics)
-    for path in build_tables(args.nerf_metrics, {k: Path(v) for k, v in autoencoders.items()}, args.out, args.summary):
+    autoencoders = _labelled_paths(args.autoencoder_metrics, "--autoencoder-metrics")
+    for path in build_tables(args.nerf_metrics, autoencoders, args.out, args.summary):
         log.info("wrote %s", path)
 
 
 def _cmd_report_figures(args: argparse.Namespace) -> None:
     from igae.reporting.build import build_figures
 
-    logs = {stage: Path(path) for stage, path in (item.split("=", 1) for item in args.igae_logs)}
+    logs = _labelled_paths(args.igae_logs, "--igae-logs")
     for path in build_figures(args.nerf_metrics, args.nerf_strips, logs, args.out):
         log.info("wrote %s", path)
 

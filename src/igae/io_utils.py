@@ -59,6 +59,19 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def write_png_atomic(path: Path, image: Any) -> None:
+    """Write a PIL image, or a uint8 array [H, W, 3], as a PNG, atomically."""
+    import io
+
+    from PIL import Image
+
+    if not isinstance(image, Image.Image):
+        image = Image.fromarray(image)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    write_bytes_atomic(path, buffer.getvalue())
+
+
 def write_json_atomic(path: Path, payload: Any) -> None:
     """Write ``payload`` as indented JSON, atomically."""
     write_bytes_atomic(path, (json.dumps(payload, indent=2) + "\n").encode())

@@ -20,7 +20,7 @@ from igae.autoencoders.model import LatentAutoencoder
 from igae.autoencoders.normalizer import TanhNormalizer, latent_background
 from igae.data.image_sets import load_images, to_signed, to_unit
 from igae.evaluation.image_metrics import METRIC_NAMES, ImageMetrics
-from igae.io_utils import write_bytes_atomic, write_json_atomic
+from igae.io_utils import write_bytes_atomic, write_json_atomic, write_png_atomic
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +127,6 @@ def evaluate_autoencoder(
     writer.writerows(rows)
     write_bytes_atomic(out_json.with_suffix(".csv"), buffer.getvalue().encode())
     if figure is not None:
-        png = io.BytesIO()
-        comparison_grid(grid_rows).save(png, format="PNG")
-        write_bytes_atomic(Path(figure), png.getvalue())
+        write_png_atomic(Path(figure), comparison_grid(grid_rows))
     write_json_atomic(out_json, result)
     return result

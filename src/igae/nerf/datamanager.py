@@ -184,9 +184,7 @@ class LatentDataManager(DataManager):
 
     def eval_camera(self, index: int) -> Tuple[Cameras, Batch]:
         """Held-out view ``index`` as a camera at target resolution, with its target and RGB images."""
-        camera = self.eval_split.cameras[index : index + 1]
-        camera.metadata = {"cam_idx": index}
-        return camera, {"image": self.eval_split.targets[index], "rgb": self.eval_split.rgb[index], "image_idx": index}
+        return self._camera_view(self.eval_split, index)
 
     def eval_views(self) -> Iterator[Tuple[Cameras, Batch]]:
         for index in range(len(self.eval_split)):
@@ -196,11 +194,16 @@ class LatentDataManager(DataManager):
     def fixed_indices_eval_dataloader(self) -> List[Tuple[Cameras, Batch]]:
         return list(self.eval_views())
 
+    @staticmethod
+    def _camera_view(split: SplitData, index: int) -> Tuple[Cameras, Batch]:
+        """View ``index`` of ``split``: its camera (tagged with its index) and its [h, w, C] / [H, W, 3] images."""
+        camera = split.cameras[index : index + 1]
+        camera.metadata = {"cam_idx": index}
+        return camera, {"image": split.targets[index], "rgb": split.rgb[index], "image_idx": index}
+
     def _view(self, split: SplitData, rays: RayGenerator, index: int) -> Tuple[Union[RayBundle, Cameras], Batch]:
-        batch: Batch = {"image": split.targets[index], "rgb": split.rgb[index], "image_idx": index}
+        camera, batch = self._camera_view(split, index)
         if self.config.batch_kind == "camera":
-            camera = split.cameras[index : index + 1]
-            camera.metadata = {"cam_idx": index}
             return camera, batch
         height, width = split.targets.shape[1:3]
         rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")

@@ -213,14 +213,17 @@ def trainer_config(
     autoencoder: Optional[str] = "ostris-kl-f8-d16",
     decoder_lr: float = PAPER_DECODER_LR,
     decoder_gamma: float = PAPER_DECODER_GAMMA,
+    latent_lr_factor: Optional[float] = None,
 ) -> TrainerConfig:
     """A nerfstudio ``TrainerConfig`` for ``method`` in ``space`` (see the module docstring).
 
     In RGB space the run has as many steps as the latent run's two stages together, with no alignment stage.
+    ``latent_lr_factor`` replaces the method's (the paper's) learning-rate factor in latent space.
     """
     total_steps = latent_supervision_steps + rgb_alignment_steps
     latent = space == "latent"
-    optimizers = scaled_optimizers(method.optimizers(), method.latent_lr_factor if latent else 1.0)
+    factor = (method.latent_lr_factor if latent_lr_factor is None else latent_lr_factor) if latent else 1.0
+    optimizers = scaled_optimizers(method.optimizers(), factor)
     optimizers[DECODER_GROUP] = {
         "optimizer": AdamOptimizerConfig(lr=decoder_lr, eps=1e-8),
         "scheduler": ExponentialSchedulerConfig(gamma=decoder_gamma),

@@ -11,7 +11,7 @@ or 3 channels over white for the RGB baselines, which then match the stock nerfs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Tuple, Type, Union
+from typing import Dict, Optional, Tuple, Type, Union
 
 import torch
 from jaxtyping import Float
@@ -73,10 +73,12 @@ def channel_renderer(config: ChannelOutputConfig) -> ChannelRenderer:
     return ChannelRenderer(torch.tensor(config.background, dtype=torch.float32))
 
 
-def channel_field_head(in_dim: int, channels: int) -> FieldHead:
-    """A sigmoid head with ``channels`` outputs registered as the field's RGB output."""
+def channel_field_head(channels: int, in_dim: Optional[int] = None) -> FieldHead:
+    """A sigmoid head with ``channels`` outputs registered as the field's RGB output (its input size set now,
+    or by the field that owns it)."""
     head = FieldHead(out_dim=channels, field_head_name=FieldHeadNames.RGB, activation=nn.Sigmoid())
-    head.set_in_dim(in_dim)
+    if in_dim is not None:
+        head.set_in_dim(in_dim)
     return head
 
 
@@ -137,9 +139,7 @@ class LatentNeRFModel(NeRFModel):
             direction_encoding=parent.direction_encoding,
             base_mlp_num_layers=self.config.base_mlp_num_layers,
             base_mlp_layer_width=self.config.base_mlp_layer_width,
-            field_heads=(
-                lambda: FieldHead(out_dim=channels, field_head_name=FieldHeadNames.RGB, activation=nn.Sigmoid()),
-            ),
+            field_heads=(lambda: channel_field_head(channels),),
         )
 
 
@@ -159,7 +159,7 @@ class LatentTensoRFModel(TensoRFModel):
         if self.config.tensorf_encoding == "cp" or self.field.use_sh:
             raise ValueError("the channel TensoRF needs the MLP colour head (tensorf_encoding vm or triplane)")
         in_dim = self.field.mlp_head.get_out_dim()
-        self.field.field_output_rgb = channel_field_head(in_dim, self.config.output_channels)
+        self.field.field_output_rgb = channel_field_head(self.config.output_channels, in_dim)
         self.renderer_rgb = channel_renderer(self.config)
 
     def get_outputs(self, ray_bundle: RayBundle) -> Dict[str, Tensor]:

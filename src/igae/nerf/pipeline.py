@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Tuple, Type
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from jaxtyping import Float
@@ -31,13 +32,13 @@ from nerfstudio.engine.optimizers import Optimizers
 from nerfstudio.engine.schedulers import Scheduler, SchedulerConfig
 from nerfstudio.models.base_model import ModelConfig
 from nerfstudio.pipelines.base_pipeline import Pipeline, VanillaPipelineConfig
-from PIL import Image
 from torch import Tensor
 from torch.cuda.amp.grad_scaler import GradScaler
 from torch.nn import Parameter
 from torch.optim import Optimizer, lr_scheduler
 
 from igae.evaluation.image_metrics import ImageMetrics, psnr
+from igae.io_utils import write_png_atomic
 from igae.nerf.datamanager import LatentDataManagerConfig
 from igae.nerf.latent_space import LatentSpace, LatentSpaceConfig
 from igae.nerf.models import ChannelOutputConfig
@@ -245,28 +246,23 @@ class LatentPipeline(Pipeline):
         self.train()
         return metrics, images
 
+    def evaluate_views(self) -> Tuple[List[Dict[str, float]], List[Dict[str, Tensor]]]:
+        """:meth:`evaluate_view` of every held-out view: (metrics, images) per view, in view order."""
+        self.eval()
+        results = [self.evaluate_view(camera, batch) for camera, batch in self.datamanager.eval_views()]
+        self.train()
+        return [metrics for metrics, _ in results], [images for _, images in results]
+
     def get_average_eval_image_metrics(
         self, step: Optional[int] = None, output_path: Optional[Path] = None, get_std: bool = False
     ) -> Dict[str, float]:
-        self.eval()
-        per_view = defaultdict(list)
-        for index, (camera, batch) in enumerate(self.datamanager.eval_views()):
-            metrics, images = self.evaluate_view(camera, batch)
-            for name, value in metrics.items():
-                per_view[name].append(value)
-            if output_path is not None:
-                output_path.mkdir(parents=True, exist_ok=True)
-                for name, image in images.items():
-                    array = (image.clamp(0, 1) * 255).round().byte().cpu().numpy()
-                    Image.fromarray(array).save(output_path / f"eval_{index:04d}_{name}.png")
-        self.train()
-        summary = {}
-        for name, values in per_view.items():
-            std, mean = torch.std_mean(torch.tensor(values, dtype=torch.float64), correction=0)
-            summary[name] = float(mean)
-            if get_std:
-                summary[f"{name}_std"] = float(std)
-        return summary
+        per_view, images = self.evaluate_views()
+        if output_path is not None:
+            for index, view_images in enumerate(images):
+                for name, image in view_images.items():
+                    write_png_atomic(output_path / f"eval_{index:04d}_{name}.png", to_uint8(image))
+        mean, std = mean_and_std(per_view)
+        return {**mean, **({f"{name}_std": value for name, value in std.items()} if get_std else {})}
 
     def load_pipeline(self, loaded_state: Dict[str, Any], step: int) -> None:
         self.model.update_to_step(step)
@@ -323,6 +319,22 @@ def reset_optimizers(optimizers: Optimizers) -> None:
         if scheduler_config is not None:
             lr_init = optimizers.config[name]["optimizer"].lr
             optimizers.schedulers[name] = scheduler_config.setup().get_scheduler(optimizer=optimizer, lr_init=lr_init)
+
+
+def mean_and_std(per_view: List[Dict[str, float]]) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """Mean and (population) standard deviation of each metric over views."""
+    mean, std = {}, {}
+    for name in per_view[0]:
+        spread, centre = torch.std_mean(
+            torch.tensor([view[name] for view in per_view], dtype=torch.float64), correction=0
+        )
+        mean[name], std[name] = float(centre), float(spread)
+    return mean, std
+
+
+def to_uint8(image: Float[Tensor, "H W C"]) -> np.ndarray:
+    """An image in [0, 1] as uint8 [H, W, C] on the CPU (for PNG files)."""
+    return (image.clamp(0, 1) * 255).round().byte().cpu().numpy()
 
 
 def _chw(image: Float[Tensor, "H W C"]) -> Float[Tensor, "1 C H W"]:

@@ -15,6 +15,7 @@ import logging
 import random
 import shutil
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Literal, Optional
@@ -24,10 +25,10 @@ import torch
 from nerfstudio.engine.trainer import TrainerConfig
 
 from igae.errors import ConfigError, IgaeError
-from igae.io_utils import write_bytes_atomic, write_json_atomic
+from igae.io_utils import write_json_atomic, write_png_atomic
 from igae.nerf.datamanager import check_scene_folder
-from igae.nerf.methods import NerfMethod, Space, get_method, scaled_optimizers, trainer_config
-from igae.nerf.pipeline import DECODER_GROUP, LatentPipeline
+from igae.nerf.methods import NerfMethod, Space, get_method, trainer_config
+from igae.nerf.pipeline import LatentPipeline, mean_and_std, to_uint8
 from igae.training.checkpoint import fingerprint
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,8 @@ def build_run_config(
         autoencoder=autoencoder,
         decoder_lr=settings.decoder_lr,
         decoder_gamma=settings.decoder_gamma,
+        latent_lr_factor=settings.latent_lr_factor.get(method.name),
     )
-    if space == "latent" and method.name in settings.latent_lr_factor:
-        decoder = config.optimizers[DECODER_GROUP]
-        config.optimizers = scaled_optimizers(method.optimizers(), settings.latent_lr_factor[method.name])
-        config.optimizers[DECODER_GROUP] = decoder
     pipeline = config.pipeline
     if space == "rgb" and method.name in settings.rgb_rays_per_batch:
         pipeline.datamanager.rays_per_batch = settings.rgb_rays_per_batch[method.name]
@@ -133,14 +131,16 @@ def apply_model_overrides(model_config: Any, overrides: Dict[str, Any], method: 
 
 
 def latest_checkpoint(checkpoint_dir: Path) -> Optional[Path]:
-    """The newest readable nerfstudio checkpoint; an unreadable one (killed while saving) is removed."""
+    """The newest complete nerfstudio checkpoint; an incomplete one (killed while saving) is removed.
+
+    ``torch.save`` writes a zip archive whose directory comes last, so a partial write is not a zip file; this
+    checks that without loading the checkpoint, which the trainer does next.
+    """
     for path in sorted(checkpoint_dir.glob("step-*.ckpt"), reverse=True):
-        try:
-            torch.load(path, map_location="cpu", weights_only=False)
+        if zipfile.is_zipfile(path):
             return path
-        except Exception as error:  # noqa: BLE001 - any unreadable file is a partial write
-            log.warning("removing unreadable checkpoint %s (%s)", path, error)
-            path.unlink()
+        log.warning("removing incomplete checkpoint %s", path)
+        path.unlink()
     return None
 
 
@@ -170,10 +170,11 @@ def train_nerf(config: TrainerConfig, threads: Optional[int] = None) -> LatentPi
     torch.manual_seed(seed)
     total = config.max_num_iterations
     identity = {"fingerprint": run_identity(config)}
-    marker = config.get_base_dir() / "run.json"
-    if config.get_base_dir().exists() and (not marker.is_file() or json.loads(marker.read_text()) != identity):
-        log.info("discarding %s: it was trained with other settings", config.get_base_dir())
-        shutil.rmtree(config.get_base_dir())
+    base_dir = config.get_base_dir()
+    marker = base_dir / "run.json"
+    if base_dir.exists() and (not marker.is_file() or json.loads(marker.read_text()) != identity):
+        log.info("discarding %s: it was trained with other settings", base_dir)
+        shutil.rmtree(base_dir)
     checkpoint = latest_checkpoint(config.get_checkpoint_dir())
     start = 0
     if checkpoint is not None:
@@ -194,22 +195,13 @@ def train_nerf(config: TrainerConfig, threads: Optional[int] = None) -> LatentPi
 def evaluate_nerf(pipeline: LatentPipeline, figure_path: Path) -> Dict[str, Any]:
     """Metrics and render time of every held-out view, and a PNG of them (decoded render above ground truth)."""
     pipeline.eval()
-    datamanager = pipeline.datamanager
-    warmup_camera, warmup_batch = next(iter(datamanager.eval_views()))
+    warmup_camera, warmup_batch = next(iter(pipeline.datamanager.eval_views()))
     pipeline.render_view(warmup_camera, warmup_batch["rgb"].shape)  # first-call allocations are not timed
-    per_view, columns = [], []
-    for camera, batch in datamanager.eval_views():
-        metrics, images = pipeline.evaluate_view(camera, batch)
-        per_view.append(metrics)
-        columns.append(torch.cat([images["render"], images["ground_truth"]], dim=0))
-    grid = (torch.cat(columns, dim=1).clamp(0, 1) * 255).round().byte().cpu().numpy()
-    write_bytes_atomic(figure_path, _png_bytes(grid))
-    summary, spread = {}, {}
-    for name in per_view[0]:
-        values = torch.tensor([view[name] for view in per_view], dtype=torch.float64)
-        std, mean = torch.std_mean(values, correction=0)
-        summary[name], spread[name] = float(mean), float(std)
-    return {"metrics": summary, "metrics_std": spread, "per_view": per_view}
+    per_view, images = pipeline.evaluate_views()
+    columns = [torch.cat([view["render"], view["ground_truth"]], dim=0) for view in images]  # [2H, W, 3] each
+    write_png_atomic(figure_path, to_uint8(torch.cat(columns, dim=1)))
+    mean, std = mean_and_std(per_view)
+    return {"metrics": mean, "metrics_std": std, "per_view": per_view}
 
 
 def run_nerf(
@@ -279,13 +271,3 @@ def run_nerf(
         record["render_seconds_per_image"],
     )  # fmt: skip
     return record
-
-
-def _png_bytes(array: np.ndarray) -> bytes:
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()

@@ -42,15 +42,21 @@ def read_nerf_record(path: Path) -> dict:
     return record
 
 
+def run_key(path: Path) -> tuple[str, str, str]:
+    """(space, method, scene) of a run's file ``.../<space>/<method>/<scene>.<ext>`` (metrics or views strip)."""
+    path = Path(path)
+    if path.parent.parent.name not in SPACES:
+        raise ReportError(f"{path}: unknown space '{path.parent.parent.name}' (expected one of {', '.join(SPACES)})")
+    return path.parent.parent.name, path.parent.name, path.stem
+
+
 def tidy_nerf_metrics(paths: Sequence[Path]) -> pd.DataFrame:
     """Runs' metrics JSONs (``.../<space>/<method>/<scene>.json``) as rows (scene, method, space, metric, value)."""
     if not paths:
         raise ReportError("no NeRF metrics given (expected files <space>/<method>/<scene>.json)")
     rows = []
     for path in map(Path, paths):
-        space, method, scene = path.parent.parent.name, path.parent.name, path.stem
-        if space not in SPACES:
-            raise ReportError(f"{path}: unknown space '{space}' (expected one of {', '.join(SPACES)})")
+        space, method, scene = run_key(path)
         record = read_nerf_record(path)
         values = {**record["metrics"], **{field: record[field] for field in TIMING_FIELDS}}
         rows += [

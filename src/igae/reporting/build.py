@@ -11,6 +11,7 @@ from igae.reporting.aggregate import (
     TIMING_FIELDS,
     autoencoder_table,
     quality_table,
+    run_key,
     speed_table,
     tidy_nerf_metrics,
 )
@@ -67,7 +68,7 @@ def build_figures(
     tidy = tidy_nerf_metrics(nerf_metrics)
     by_scene: dict[str, dict[tuple[str, str], Path]] = {}
     for strip in map(Path, nerf_strips):
-        space, method, scene = strip.parent.parent.name, strip.parent.name, strip.stem
+        space, method, scene = run_key(strip)
         by_scene.setdefault(scene, {})[(method, space)] = strip
     paths = []
     for scene, strips in sorted(by_scene.items()):

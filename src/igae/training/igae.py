@@ -34,7 +34,7 @@ from igae.data.image_sets import to_signed, to_unit
 from igae.data.multiview import PosedViews
 from igae.evaluation.autoencoder import comparison_grid
 from igae.evaluation.image_metrics import ImageMetrics, build_lpips, psnr
-from igae.io_utils import atomic_directory, write_bytes_atomic, write_json_atomic
+from igae.io_utils import atomic_directory, write_bytes_atomic, write_json_atomic, write_png_atomic
 from igae.scenes.renderer import VolumeSettings, render_latents
 from igae.scenes.triplane import TinyMLP, TriPlanes, total_variation
 from igae.training.checkpoint import fingerprint, load_checkpoint, save_checkpoint
@@ -364,9 +364,7 @@ def train_stage(
             record, dashboard = monitor_metrics(objective, metrics, monitor_sets, real_heldout)
             autoencoder.train(stage.train_autoencoder)
             monitor.scalars(epoch * steps_per_epoch, {**record, "epoch": epoch}, force=True)
-            png = io.BytesIO()
-            dashboard.save(png, format="PNG")
-            write_bytes_atomic(work_dir / "dashboard.png", png.getvalue())
+            write_png_atomic(work_dir / "dashboard.png", dashboard)
         if epoch < stage.epochs:
             checkpoint()
     monitor.close()

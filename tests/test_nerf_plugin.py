@@ -297,8 +297,9 @@ def test_every_method_trains_on_cuda(method, micro_scene, micro_autoencoder, tmp
     assert np.isfinite(record["metrics"]["psnr"])
 
 
-def test_bench_nerf_reports_latent_and_rgb_speed_and_psnr(micro_scene, micro_autoencoder):
-    from igae.nerf.bench import benchmark_nerf_methods, format_rows
+def test_benchmark_reports_latent_over_rgb_ratios_from_one_run(micro_scene, micro_autoencoder):
+    from igae.benchmark import format_report, machine_description, nerf_speed_ratios
+    from igae.nerf.bench import benchmark_nerf_methods
 
     rows = benchmark_nerf_methods(
         ["tensorf"], micro_scene, micro_autoencoder, micro_settings(), steps=2, alignment_steps=1,
@@ -306,4 +307,11 @@ def test_bench_nerf_reports_latent_and_rgb_speed_and_psnr(micro_scene, micro_aut
     )  # fmt: skip
     assert [(row["method"], row["space"]) for row in rows] == [("tensorf", "latent"), ("tensorf", "rgb")]
     assert all(row["iterations_per_second"] > 0 and np.isfinite(row["psnr"]) for row in rows)
-    assert format_rows(rows).count("| tensorf |") == 2
+    (ratio,) = nerf_speed_ratios(rows)
+    latent, rgb = rows
+    assert ratio["step_time_ratio"] == pytest.approx(rgb["iterations_per_second"] / latent["iterations_per_second"])
+    assert ratio["render_time_ratio"] == pytest.approx(
+        latent["render_seconds_per_image"] / rgb["render_seconds_per_image"]
+    )
+    report = format_report(machine_description("cpu"), rows, [ratio], None)
+    assert report.count("| tensorf |") == 3 and report.startswith("machine: cpu")

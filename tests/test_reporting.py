@@ -94,3 +94,60 @@ def test_an_unreadable_strip_is_reported_by_path(tmp_path):
     (tmp_path / "broken.png").write_text("not an image")
     with pytest.raises(ReportError, match="broken.png"):
         held_out_view(tmp_path / "broken.png")
+
+
+def write_autoencoder_record(path, real_psnr, rendered_psnr):
+    sets = {
+        "real_heldout": {"images": 4, "psnr": real_psnr, "ssim": 0.5, "lpips": 0.4},
+        "rendered_heldout": {"images": 4, "psnr": rendered_psnr, "ssim": 0.8, "lpips": 0.2},
+    }
+    path.write_text(json.dumps({"sets": sets}))
+    return path
+
+
+def test_per_dataset_table_averages_within_each_dataset(runs, tmp_path):
+    from igae.reporting.build import build_tables
+
+    index = tmp_path / "index.json"
+    splits = {"eval": [{"scene": "s0", "dataset": "cake"}, {"scene": "s1", "dataset": "house"}]}
+    index.write_text(json.dumps({"splits": splits}))
+    autoencoders = {"standard": write_autoencoder_record(tmp_path / "ae.json", 22.0, 23.0)}
+    metrics = sorted(runs.glob("*/*/*.json"))
+    build_tables(metrics, autoencoders, tmp_path / "tables", tmp_path / "summary.json", index)
+    markdown = (tmp_path / "tables" / "nerf_quality_by_dataset.md").read_text()
+    assert "| cake | nerfacto | IG-AE | **21.00 ± 0.00** |" in markdown  # s0 only
+    assert "| house | nerfacto | IG-AE | **23.00 ± 0.00** |" in markdown  # s1 only, best marked per dataset
+    index.write_text(json.dumps({"splits": {"eval": [{"scene": "s0", "dataset": "cake"}]}}))
+    with pytest.raises(ReportError, match="scene 's1' is not in the scene index"):
+        build_tables(metrics, autoencoders, tmp_path / "tables", tmp_path / "summary.json", index)
+
+
+def test_ablation_table_rows_columns_and_missing_evaluations(tmp_path):
+    from igae.reporting.aggregate import ablation_table
+    from igae.reporting.build import LOSS_ABLATION
+
+    runs = {"standard": 20.0, "igae": 23.0, "ablation-no-rgb": 21.0, "ablation-no-tv": 22.5}
+    for space, psnr in runs.items():
+        for scene, offset in (("s0", 0.0), ("s1", 1.0)):
+            write_run(tmp_path, space, "tensorf", scene, psnr + offset)
+    records = {
+        variant: write_autoencoder_record(tmp_path / f"{variant}.json", real, rendered)
+        for variant, real, rendered in (("standard", 22.0, 23.0), ("full", 21.5, 24.0), ("no-rgb", 21.9, 22.0),
+                                        ("no-tv", 21.0, 23.5))
+    }  # fmt: skip
+    tidy = tidy_nerf_metrics(sorted(tmp_path.glob("*/*/*.json")))
+    table = ablation_table(tidy, records)
+    assert list(table.index) == [("tensorf", v) for v in ("standard", "full", "no-rgb", "no-tv")]
+    assert table.loc[("tensorf", "full"), "psnr"] == pytest.approx(23.5)  # the IG-AE's runs are the reference
+    assert table.loc[("tensorf", "no-rgb"), "autoencoder_real_heldout_psnr"] == pytest.approx(21.9)
+    markdown = markdown_table(table, LOSS_ABLATION)
+    assert "| tensorf | w/o L_RGB | 21.50 ± 0.50 |" in markdown
+    assert "| tensorf | IG-AE (all terms) | **23.50 ± 0.50** |" in markdown and "**24.00** |" in markdown
+    del records["no-tv"]
+    with pytest.raises(ReportError, match="no autoencoder evaluation given for ablation variants no-tv"):
+        ablation_table(tidy, records)
+    bad = tmp_path / "ablation-no-colour" / "tensorf" / "s0.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{}")
+    with pytest.raises(ReportError, match="unknown space 'ablation-no-colour'"):
+        tidy_nerf_metrics([bad])

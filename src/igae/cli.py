@@ -206,6 +206,7 @@ def _cmd_train_igae_stage(args: argparse.Namespace) -> None:
     from igae.data.multiview import load_posed_views
     from igae.scenes.renderer import VolumeSettings
     from igae.training import igae
+    from igae.training.ablation import ablated_weights
 
     _set_threads(args.threads)
     settings = json.loads(args.settings)
@@ -219,8 +220,14 @@ def _cmd_train_igae_stage(args: argparse.Namespace) -> None:
             decoder_lr=0.0,
             weights={**settings["warmup"]["weights"], "planes_tv": stage_values["weights"]["planes_tv"]},
         )
+    weight_values = stage_values.pop("weights")
+    if args.ablate is not None:  # the loss ablation: stage 2 without one term
+        if args.stage != "train":
+            raise IgaeError(f"--ablate removes a term of the joint stage (--stage train), not of '{args.stage}'")
+        weight_values = ablated_weights(weight_values, args.ablate)
+        log.info("ablation: stage 2 without %s (weights %s)", args.ablate, weight_values)
     cache_latents = stage_values.pop("cache_latents")
-    weights = igae.LossWeights(**stage_values.pop("weights"))
+    weights = igae.LossWeights(**weight_values)
     stage = igae.StageSettings(
         **stage_values,
         weights=weights,
@@ -265,6 +272,7 @@ def _cmd_train_igae_stage(args: argparse.Namespace) -> None:
         cache_latents=cache_latents,
         bfloat16=settings["bfloat16"],
     )
+    record["ablated_term"] = args.ablate
     if args.init is not None and (args.init / "metrics.json").is_file():
         record["versus_init"] = igae.compare_records(json.loads((args.init / "metrics.json").read_text()), record)
         log.info("versus %s: %s", args.init, record["versus_init"])
@@ -339,14 +347,24 @@ def _cmd_bench_igae(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
-def _cmd_bench_nerf(args: argparse.Namespace) -> None:
-    from igae.nerf.bench import benchmark_nerf_methods, format_rows
+def _cmd_benchmark(args: argparse.Namespace) -> None:
+    from igae.benchmark import format_report, machine_description, nerf_speed_ratios
+    from igae.io_utils import write_json_atomic
+    from igae.nerf.bench import benchmark_nerf_methods
+    from igae.nerf.catalog import device_has_cuda, runnable_methods
     from igae.nerf.run import NerfSettings
+    from igae.scenes.renderer import VolumeSettings
+    from igae.training.bench import benchmark_igae_step
+    from igae.training.igae import SceneModelSettings
 
     _set_threads(args.threads)
     config = _load_config(args)
+    device = _resolve_device(args.device)
+    methods, skipped = runnable_methods(args.methods or config["nerf"]["methods"], device_has_cuda(device))
+    for method, reason in skipped.items():
+        log.warning("skipping %s: %s", method, reason)
     rows = benchmark_nerf_methods(
-        args.methods or config["nerf"]["methods"],
+        methods,
         args.scene,
         args.autoencoder,
         NerfSettings.from_section(config["nerf"]),
@@ -354,10 +372,25 @@ def _cmd_bench_nerf(args: argparse.Namespace) -> None:
         alignment_steps=args.alignment_steps,
         normalizer_scale=config["autoencoder"]["normalizer"]["scale"],
         latent_channels=config["autoencoder"]["latent_channels"],
-        device=_resolve_device(args.device),
+        device=device,
         threads=args.threads,
     )
-    print(format_rows(rows))
+    stage, igae = config["igae"]["train"], None
+    if args.igae_steps > 0:
+        igae = benchmark_igae_step(
+            scenes=args.igae_scenes,
+            batch_size=stage["batch_size"],
+            real_batch_size=stage["real_batch_size"],
+            image_size=config["render"]["image_size"],
+            steps=args.igae_steps,
+            model=SceneModelSettings(**config["igae"]["scenes"]),
+            volume=VolumeSettings(**config["igae"]["rendering"]),
+            device=device,
+        )
+    machine, ratios = machine_description(device), nerf_speed_ratios(rows)
+    print(format_report(machine, rows, ratios, igae))
+    if args.out is not None:
+        write_json_atomic(args.out, {"machine": machine, "nerf": ratios, "nerf_runs": rows, "igae": igae})
 
 
 def _labelled_paths(items: Sequence[str], option: str) -> dict[str, Path]:
@@ -371,7 +404,15 @@ def _cmd_report_tables(args: argparse.Namespace) -> None:
     from igae.reporting.build import build_tables
 
     autoencoders = _labelled_paths(args.autoencoder_metrics, "--autoencoder-metrics")
-    for path in build_tables(args.nerf_metrics, autoencoders, args.out, args.summary):
+    for path in build_tables(args.nerf_metrics, autoencoders, args.out, args.summary, args.scene_index):
+        log.info("wrote %s", path)
+
+
+def _cmd_report_ablation(args: argparse.Namespace) -> None:
+    from igae.reporting.build import build_ablation_table
+
+    autoencoders = _labelled_paths(args.autoencoder_metrics, "--autoencoder-metrics")
+    for path in build_ablation_table(args.nerf_metrics, autoencoders, args.out):
         log.info("wrote %s", path)
 
 
@@ -380,6 +421,19 @@ def _cmd_report_figures(args: argparse.Namespace) -> None:
 
     logs = _labelled_paths(args.igae_logs, "--igae-logs")
     for path in build_figures(args.nerf_metrics, args.nerf_strips, logs, args.out):
+        log.info("wrote %s", path)
+
+
+def _cmd_report_latents(args: argparse.Namespace) -> None:
+    from igae.nerf.run import held_out_latents
+    from igae.reporting.figures import latent_channels, save_figure
+    from igae.reporting.aggregate import read_nerf_record
+
+    _set_threads(args.threads)
+    views = {}
+    for label, path in _labelled_paths(args.nerf_metrics, "--nerf-metrics").items():
+        views[label] = held_out_latents(Path(read_nerf_record(path)["run_dir"]), args.view)
+    for path in save_figure(latent_channels(views), args.out):
         log.info("wrote %s", path)
 
 
@@ -496,6 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runtime_arguments(command)
     command.set_defaults(handler=_cmd_evaluate_autoencoder)
 
+    from igae.training.ablation import ABLATION_TERMS
+
     command = commands.add_parser("train-igae-stage", help="IG-AE stage 1 (warmup) or 2 (train), or the control")
     command.add_argument(
         "--stage",
@@ -509,6 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--out", type=Path, required=True)
     command.add_argument("--work-dir", type=Path, required=True, help="checkpoint, metrics.csv, TensorBoard")
     command.add_argument("--settings", required=True, help="the `igae` section of params.yaml, as JSON")
+    command.add_argument(
+        "--ablate", choices=list(ABLATION_TERMS), default=None, help="loss ablation: train stage 2 without this term"
+    )
     command.add_argument("--latent-channels", type=int, default=None)
     command.add_argument("--normalizer-scale", type=float, default=PAPER_NORMALIZER_SCALE)
     command.add_argument("--normalizer-eps", type=float, default=DEFAULT_NORMALIZER_EPS)
@@ -544,15 +603,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runtime_arguments(command)
     command.set_defaults(handler=_cmd_bench_igae)
 
-    command = commands.add_parser("bench-nerf", help="print latent vs RGB NeRF speed and PSNR per method")
+    command = commands.add_parser(
+        "benchmark", help="print latent/RGB step and render time ratios per method and IG-AE steps/s (one run)"
+    )
     _add_params_arguments(command)
     command.add_argument("--scene", type=Path, default=Path("results/renders/proc-eval-000"))
     command.add_argument("--autoencoder", type=Path, default=Path("results/igae/final/autoencoder"))
-    command.add_argument("--methods", nargs="*", default=None, help="default: nerf.methods of params.yaml")
-    command.add_argument("--steps", type=int, default=200, help="latent-supervision steps (RGB: steps + alignment)")
-    command.add_argument("--alignment-steps", type=int, default=50)
+    command.add_argument("--methods", nargs="*", default=None, help="default: nerf.methods (CUDA-only skipped on CPU)")
+    command.add_argument("--steps", type=int, default=100, help="latent-supervision steps (RGB: steps + alignment)")
+    command.add_argument("--alignment-steps", type=int, default=20)
+    command.add_argument("--igae-scenes", type=int, default=500, help="tri-planes held by the IG-AE (paper: 500)")
+    command.add_argument("--igae-steps", type=int, default=3, help="timed IG-AE stage-2 steps (0: skip)")
+    command.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
     _add_runtime_arguments(command)
-    command.set_defaults(handler=_cmd_bench_nerf)
+    command.set_defaults(handler=_cmd_benchmark)
 
     command = commands.add_parser("report-tables", help="aggregate metrics into CSV/Markdown/LaTeX tables")
     command.add_argument("--nerf-metrics", type=Path, nargs="+", required=True, help="<space>/<method>/<scene>.json")
@@ -561,7 +625,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command.add_argument("--out", type=Path, required=True, help="folder of the tables")
     command.add_argument("--summary", type=Path, required=True, help="JSON of mean quality per method and space")
+    command.add_argument(
+        "--scene-index", type=Path, default=None, help="index.json of the renders: adds the per-dataset table"
+    )
     command.set_defaults(handler=_cmd_report_tables)
+
+    command = commands.add_parser("report-ablation", help="the loss-ablation table (CSV/Markdown/LaTeX)")
+    command.add_argument(
+        "--nerf-metrics", type=Path, nargs="+", required=True, help="ablation-<variant>|igae|standard/<method>/<scene>.json"
+    )
+    command.add_argument(
+        "--autoencoder-metrics", nargs="+", required=True, help="variant=evaluate-autoencoder JSON, e.g. no-rgb=..."
+    )
+    command.add_argument("--out", type=Path, required=True, help="path of the tables without suffix")
+    command.set_defaults(handler=_cmd_report_ablation)
 
     command = commands.add_parser("report-figures", help="the paper's figures (PNG and PDF) from the results")
     command.add_argument("--nerf-metrics", type=Path, nargs="+", required=True, help="<space>/<method>/<scene>.json")
@@ -569,6 +646,17 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--igae-logs", nargs="+", required=True, help="stage=metrics.csv, e.g. warmup=...")
     command.add_argument("--out", type=Path, required=True, help="folder of the figures")
     command.set_defaults(handler=_cmd_report_figures)
+
+    command = commands.add_parser(
+        "report-latents", help="figure of the latent channels of a held-out view: E(x) and the latent NeRF's render"
+    )
+    command.add_argument(
+        "--nerf-metrics", nargs="+", required=True, help="label=metrics JSON of a latent run, e.g. igae=..."
+    )
+    command.add_argument("--view", type=int, default=0, help="held-out view index")
+    command.add_argument("--out", type=Path, required=True, help="path of the figure without suffix (PNG + PDF)")
+    command.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    command.set_defaults(handler=_cmd_report_latents)
 
     command = commands.add_parser("config", help="validate params.yaml and print the resolved configuration")
     _add_params_arguments(command)

@@ -55,6 +55,7 @@ rule igae_train:
         settings=json.dumps(IGAE_CFG),
         flags=IGAE_FLAGS,
         work_dir="results/igae/final_training",
+        ablate="",
     log:
         "logs/igae/igae_train.log",
     benchmark:
@@ -70,7 +71,7 @@ rule igae_train:
         "igae train-igae-stage --stage {params.stage} --autoencoder {input.autoencoder} --init {input.warmup}"
         " --real-images {input.real_images} --scene-index {input.scene_index} --out {output}"
         " --work-dir {params.work_dir} --threads {threads} --settings {params.settings:q} {params.flags}"
-        " > {log} 2>&1"
+        " {params.ablate} > {log} 2>&1"
 
 
 # The baseline of the paper's claim: the latent scenes trained as long again, on the frozen standard AE.
@@ -82,6 +83,7 @@ use rule igae_train as igae_control with:
         settings=json.dumps(IGAE_CFG),
         flags=IGAE_FLAGS,
         work_dir="results/igae/control_training",
+        ablate="",
     log:
         "logs/igae/igae_control.log",
     benchmark:

@@ -1,6 +1,6 @@
 """Short latent and RGB runs of each NeRF method on one scene: iterations per second and decoded PSNR.
 
-``igae bench-nerf`` is the plugin's GPU check (every method, instant-ngp and splatfacto included, on a CUDA
+``igae benchmark`` runs it; it is the plugin's GPU check (every method, instant-ngp and splatfacto included, on a CUDA
 machine) and its speed benchmark on CPU. Each run is a real :func:`igae.nerf.run.run_nerf` in a temporary folder.
 """
 

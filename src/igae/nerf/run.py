@@ -204,6 +204,28 @@ def evaluate_nerf(pipeline: LatentPipeline, figure_path: Path) -> Dict[str, Any]
     return {"metrics": mean, "metrics_std": std, "per_view": per_view}
 
 
+@torch.no_grad()
+def held_out_latents(run_dir: Path, view: int = 0) -> Dict[str, np.ndarray]:
+    """Re-render held-out view ``view`` of a finished latent run (the folder holding its ``config.yml``):
+    ``encoded`` [h, w, C] the normalised E(x) it was trained on, ``rendered`` [h, w, C] the NeRF's latent render,
+    ``decoded`` [H, W, 3] its decoding and ``ground_truth`` [H, W, 3], all float arrays in [0, 1]."""
+    from nerfstudio.utils.eval_utils import eval_setup
+
+    config_path = Path(run_dir) / "config.yml"
+    if not config_path.is_file():
+        raise IgaeError(f"'{config_path}' does not exist (expected a finished igae train-nerf run)")
+    _, pipeline, _, _ = eval_setup(config_path, test_mode="test")
+    if not pipeline.latent_space.is_latent:
+        raise IgaeError(f"'{run_dir}' is an RGB run: it has no latents")
+    views = list(pipeline.datamanager.eval_views())
+    if not 0 <= view < len(views):
+        raise IgaeError(f"'{run_dir}' has {len(views)} held-out views, not view {view}")
+    camera, batch = views[view]
+    rendered, decoded = pipeline.render_view(camera, batch["rgb"].shape)
+    arrays = {"encoded": batch["image"], "rendered": rendered, "decoded": decoded, "ground_truth": batch["rgb"]}
+    return {name: array.float().clamp(0.0, 1.0).cpu().numpy() for name, array in arrays.items()}
+
+
 def run_nerf(
     method_name: str,
     space: Space,

@@ -9,19 +9,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from igae.errors import IgaeError
+from igae.errors import ConfigError, IgaeError
+from igae.training.ablation import ABLATION_TERMS, FULL, variant_names, variant_term
 
 SPACES = ("standard", "igae", "rgb")
+#: Latent spaces of the loss ablation's IG-AE variants: ``ablation-full``, ``ablation-no-<term>``.
+ABLATION_PREFIX = "ablation-"
+#: Rows of the ablation table: the standard AE (reference), then the variants in ABLATION_TERMS order.
+ABLATION_ROWS = ("standard", *variant_names(ABLATION_TERMS))
 SPACE_LABELS = {"standard": "standard AE", "igae": "IG-AE", "rgb": "RGB"}
 QUALITY_METRICS = ("psnr", "ssim", "lpips")
 HIGHER_IS_BETTER = {
     "psnr": True, "ssim": True, "lpips": False, "latent_psnr": True, "autoencoder_psnr": True,
     "train_seconds": False, "train_iterations_per_second": True, "render_seconds_per_image": False,
     "train_speedup": True, "render_speedup": True,
+    "autoencoder_real_heldout_psnr": True, "autoencoder_rendered_heldout_psnr": True,
 }  # fmt: skip
 TIMING_FIELDS = ("train_seconds", "train_iterations_per_second", "render_seconds_per_image")
 
@@ -45,25 +51,52 @@ def read_nerf_record(path: Path) -> dict:
 def run_key(path: Path) -> tuple[str, str, str]:
     """(space, method, scene) of a run's file ``.../<space>/<method>/<scene>.<ext>`` (metrics or views strip)."""
     path = Path(path)
-    if path.parent.parent.name not in SPACES:
-        raise ReportError(f"{path}: unknown space '{path.parent.parent.name}' (expected one of {', '.join(SPACES)})")
-    return path.parent.parent.name, path.parent.name, path.stem
+    space = path.parent.parent.name
+    if space not in SPACES and _ablation_variant(space) is None:
+        raise ReportError(
+            f"{path}: unknown space '{space}' (expected one of {', '.join(SPACES)} or {ABLATION_PREFIX}<variant>)"
+        )
+    return space, path.parent.name, path.stem
 
 
-def tidy_nerf_metrics(paths: Sequence[Path]) -> pd.DataFrame:
-    """Runs' metrics JSONs (``.../<space>/<method>/<scene>.json``) as rows (scene, method, space, metric, value)."""
+def _ablation_variant(space: str) -> str | None:
+    """The variant of an ablation space name (``ablation-no-rgb`` -> ``no-rgb``), None for any other name."""
+    if not space.startswith(ABLATION_PREFIX):
+        return None
+    try:
+        variant_term(space[len(ABLATION_PREFIX) :])
+    except ConfigError:
+        return None
+    return space[len(ABLATION_PREFIX) :]
+
+
+def tidy_nerf_metrics(paths: Sequence[Path], datasets: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Runs' metrics JSONs (``.../<space>/<method>/<scene>.json``) as rows (dataset, scene, method, space,
+    metric, value); ``datasets`` maps each scene to its dataset (see :func:`scene_datasets`), else all ``all``."""
     if not paths:
         raise ReportError("no NeRF metrics given (expected files <space>/<method>/<scene>.json)")
     rows = []
     for path in map(Path, paths):
         space, method, scene = run_key(path)
         record = read_nerf_record(path)
+        if datasets is not None and scene not in datasets:
+            raise ReportError(f"{path}: scene '{scene}' is not in the scene index")
+        dataset = "all" if datasets is None else datasets[scene]
         values = {**record["metrics"], **{field: record[field] for field in TIMING_FIELDS}}
         rows += [
-            {"scene": scene, "method": method, "space": space, "metric": metric, "value": float(value)}
+            {"dataset": dataset, "scene": scene, "method": method, "space": space, "metric": metric, "value": float(value)}
             for metric, value in values.items()
         ]
-    return pd.DataFrame(rows, columns=["scene", "method", "space", "metric", "value"])
+    return pd.DataFrame(rows, columns=["dataset", "scene", "method", "space", "metric", "value"])
+
+
+def scene_datasets(scene_index: Path) -> dict[str, str]:
+    """Scene -> dataset (the asset folder's category, or ``procedural``) from ``results/renders/index.json``."""
+    try:
+        splits = json.loads(Path(scene_index).read_text())["splits"]
+        return {entry["scene"]: entry["dataset"] for entries in splits.values() for entry in entries}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ReportError(f"{scene_index}: not a scene index of igae index-scenes ({error})") from None
 
 
 def check_complete(tidy: pd.DataFrame) -> None:
@@ -76,22 +109,25 @@ def check_complete(tidy: pd.DataFrame) -> None:
         raise ReportError(f"runs missing from the tables (the average would cover fewer scenes): {', '.join(missing)}")
 
 
-def quality_table(tidy: pd.DataFrame, metrics: Sequence[str] = QUALITY_METRICS) -> pd.DataFrame:
-    """Mean and std over scenes of each metric, one row per (method, space); columns ``<metric>``, ``<metric>_std``."""
+def quality_table(
+    tidy: pd.DataFrame, metrics: Sequence[str] = QUALITY_METRICS, by: Sequence[str] = ("method", "space")
+) -> pd.DataFrame:
+    """Mean and std over scenes of each metric, one row per ``by`` (e.g. (dataset, method, space)); columns
+    ``<metric>``, ``<metric>_std``."""
     check_complete(tidy)
     selected = tidy[tidy["metric"].isin(metrics)]
-    per_run = selected.pivot_table(index=["method", "space", "scene"], columns="metric", values="value")
-    grouped = per_run.groupby(level=["method", "space"])
+    per_run = selected.pivot_table(index=[*by, "scene"], columns="metric", values="value")
+    grouped = per_run.groupby(level=list(by))
     table = grouped.mean()[list(metrics)].join(grouped.std(ddof=0)[list(metrics)].add_suffix("_std"))
     return _space_order(table)
 
 
-def best_marks(table: pd.DataFrame, metrics: Iterable[str], group: str) -> pd.DataFrame:
-    """True where a value is the best of its ``group`` (an index level, e.g. each method over spaces)."""
+def best_marks(table: pd.DataFrame, metrics: Iterable[str], group: str | Sequence[str]) -> pd.DataFrame:
+    """True where a value is the best of its ``group`` (index levels, e.g. each method over spaces)."""
     marks = pd.DataFrame(False, index=table.index, columns=list(metrics))
     for metric in marks.columns:
         column = table[metric]
-        best = column.groupby(level=group).transform("max" if HIGHER_IS_BETTER[metric] else "min")
+        best = column.groupby(level=group if isinstance(group, str) else list(group)).transform("max" if HIGHER_IS_BETTER[metric] else "min")
         marks[metric] = column == best
     return marks
 
@@ -137,6 +173,28 @@ def autoencoder_table(records: dict[str, Path]) -> pd.DataFrame:
     )
 
 
-def _space_order(table: pd.DataFrame) -> pd.DataFrame:
-    order = {space: index for index, space in enumerate(SPACES)}
-    return table.sort_index(key=lambda level: level.map(order) if level.name == "space" else level)
+def ablation_table(tidy: pd.DataFrame, autoencoder_records: Mapping[str, Path]) -> pd.DataFrame:
+    """The loss ablation, one row per (method, variant): latent NeRF PSNR / SSIM / LPIPS (mean and std over
+    scenes, as :func:`quality_table`) and the variant's reconstruction PSNR on real and rendered held-out images.
+
+    ``tidy`` holds runs of spaces ``ablation-<variant>``, ``igae`` (the reference ``full`` when it is the IG-AE
+    itself) and ``standard`` (the reference row); ``autoencoder_records`` maps each variant (and ``standard``)
+    to its ``evaluate-autoencoder`` JSON.
+    """
+    variants = tidy["space"].map(lambda space: {"igae": FULL}.get(space, _ablation_variant(space) or space))
+    if not set(variants) <= set(ABLATION_ROWS):
+        raise ReportError(f"not ablation runs: spaces {sorted(set(tidy['space'][~variants.isin(ABLATION_ROWS)]))}")
+    missing = sorted(set(variants) - set(autoencoder_records))
+    if missing:
+        raise ReportError(f"no autoencoder evaluation given for ablation variants {', '.join(missing)}")
+    table = quality_table(tidy.assign(space=variants)).rename_axis(index={"space": "variant"})
+    reconstruction = autoencoder_table({variant: autoencoder_records[variant] for variant in set(variants)})["psnr"]
+    for image_set in ("real_heldout", "rendered_heldout"):
+        column = reconstruction.xs(image_set, level="image_set")
+        table[f"autoencoder_{image_set}_psnr"] = table.index.get_level_values("variant").map(column).values
+    return _space_order(table, level="variant", order=ABLATION_ROWS)
+
+
+def _space_order(table: pd.DataFrame, level: str = "space", order: Sequence[str] = SPACES) -> pd.DataFrame:
+    rank = {space: index for index, space in enumerate(order)}
+    return table.sort_index(key=lambda values: values.map(rank) if values.name == level else values)

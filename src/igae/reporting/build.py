@@ -9,9 +9,11 @@ from igae.io_utils import write_bytes_atomic, write_json_atomic
 from igae.reporting.aggregate import (
     QUALITY_METRICS,
     TIMING_FIELDS,
+    ablation_table,
     autoencoder_table,
     quality_table,
     run_key,
+    scene_datasets,
     speed_table,
     tidy_nerf_metrics,
 )
@@ -23,11 +25,24 @@ NERF_QUALITY = TableSpec(
     caption="Latent NeRF quality on held-out views (decoded renders vs ground truth): mean $\\pm$ std over "
     "evaluation scenes; best of each method in bold.",
 )
+NERF_QUALITY_BY_DATASET = TableSpec(
+    QUALITY_METRICS,
+    best_within=("dataset", "method"),
+    caption="Latent NeRF quality per dataset of evaluation scenes: mean $\\pm$ std over the dataset's scenes; "
+    "best of each method and dataset in bold.",
+)
 NERF_SPEED = TableSpec(
     (*TIMING_FIELDS, "train_speedup", "render_speedup"),
     best_within="method",
     caption="Training time (iterations only), iterations per second and rendering time per image (decoding "
     "included); speed-ups are RGB over latent for the same method and scene, averaged over scenes.",
+)
+LOSS_ABLATION = TableSpec(
+    (*QUALITY_METRICS, "autoencoder_real_heldout_psnr", "autoencoder_rendered_heldout_psnr"),
+    best_within="method",
+    caption="Loss ablation: IG-AE stage 2 trained without one loss term, evaluated as the IG-AE. Latent NeRF "
+    "quality (mean $\\pm$ std over scenes) and the autoencoder's reconstruction PSNR on held-out real images and "
+    "rendered views; the standard AE is the reference.",
 )
 AUTOENCODER_QUALITY = TableSpec(
     QUALITY_METRICS,
@@ -37,16 +52,23 @@ AUTOENCODER_QUALITY = TableSpec(
 
 
 def build_tables(
-    nerf_metrics: Sequence[Path], autoencoder_metrics: Mapping[str, Path], out_dir: Path, summary_path: Path
+    nerf_metrics: Sequence[Path],
+    autoencoder_metrics: Mapping[str, Path],
+    out_dir: Path,
+    summary_path: Path,
+    scene_index: Path | None = None,
 ) -> list[Path]:
-    """Write the tidy NeRF metrics (CSV), the quality, speed and autoencoder tables (CSV, Markdown, LaTeX) in
-    ``out_dir``, and the mean quality per method and space as JSON at ``summary_path`` (for ``dvc metrics``)."""
-    tidy = tidy_nerf_metrics(nerf_metrics)
+    """Write the tidy NeRF metrics (CSV), the quality (overall and per dataset of ``scene_index``), speed and
+    autoencoder tables (CSV, Markdown, LaTeX) in ``out_dir``, and the mean quality per method and space as JSON
+    at ``summary_path`` (for ``dvc metrics``)."""
+    tidy = tidy_nerf_metrics(nerf_metrics, None if scene_index is None else scene_datasets(scene_index))
     tidy_path = out_dir / "nerf_metrics_tidy.csv"
     write_bytes_atomic(tidy_path, tidy.to_csv(index=False).encode())
     paths = [tidy_path]
     quality = quality_table(tidy)
     paths += write_table(quality, NERF_QUALITY, out_dir / "nerf_quality")
+    by_dataset = quality_table(tidy, by=("dataset", "method", "space"))
+    paths += write_table(by_dataset, NERF_QUALITY_BY_DATASET, out_dir / "nerf_quality_by_dataset")
     write_json_atomic(summary_path, summary_metrics(quality))
     paths.append(summary_path)
     paths += write_table(speed_table(tidy), NERF_SPEED, out_dir / "nerf_speed")
@@ -54,6 +76,14 @@ def build_tables(
         autoencoder_table(dict(autoencoder_metrics)), AUTOENCODER_QUALITY, out_dir / "autoencoder_quality"
     )
     return paths
+
+
+def build_ablation_table(
+    nerf_metrics: Sequence[Path], autoencoder_metrics: Mapping[str, Path], stem: Path
+) -> list[Path]:
+    """The loss-ablation table (CSV, Markdown, LaTeX at ``stem``) from the variants' NeRF and AE metrics."""
+    table = ablation_table(tidy_nerf_metrics(nerf_metrics), autoencoder_metrics)
+    return write_table(table, LOSS_ABLATION, stem)
 
 
 IGAE_CURVES = ("loss", "test/latent_psnr", "test/render_psnr", "real_heldout/ae_psnr")

@@ -1,10 +1,12 @@
-"""The paper's figures (PNG and PDF) from the pipeline's outputs; nothing is re-rendered or retrained.
+"""The paper's figures (PNG and PDF) from the pipeline's outputs; nothing is retrained.
 
 * :func:`qualitative_grid`: per evaluation scene, one held-out view: ground truth | standard-AE latent NeRF |
   IG-AE latent NeRF | RGB NeRF, one row per method (cut from each run's held-out-view strip);
 * :func:`psnr_bars`: decoded PSNR per method and space, error bars = std over scenes;
 * :func:`speed_quality_scatter`: render time per image (log scale) against PSNR, every run;
-* :func:`igae_curves`: IG-AE training curves (losses and held-out PSNRs per step) of both stages.
+* :func:`igae_curves`: IG-AE training curves (losses and held-out PSNRs per step) of both stages;
+* :func:`latent_channels`: the channels of an encoded held-out view and of the latent NeRF's render of it, per
+  autoencoder (re-rendered from the runs' checkpoints by ``igae report-latents``).
 """
 
 from __future__ import annotations
@@ -136,4 +138,33 @@ def igae_curves(stage_logs: Mapping[str, Path], columns: Sequence[str]) -> plt.F
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)
     axes[0].legend()
+    return figure
+
+
+def latent_channels(views: Mapping[str, Mapping[str, np.ndarray]]) -> plt.Figure:
+    """Per autoencoder (``views[label]`` from :func:`igae.nerf.run.held_out_latents`), two rows: the encoded
+    held-out view E(x) and the latent NeRF's render of it, each as RGB then one panel per latent channel. A
+    channel's grey scale spans its range over both rows, so the two rows compare directly."""
+    channels = max(view["encoded"].shape[-1] for view in views.values())
+    figure, axes = plt.subplots(2 * len(views), channels + 1, figsize=(0.9 * (channels + 1), 1.0 * 2 * len(views)))
+    axes = np.atleast_2d(axes)
+    for block, (label, view) in enumerate(views.items()):
+        low = np.minimum(view["encoded"].min(axis=(0, 1)), view["rendered"].min(axis=(0, 1)))
+        high = np.maximum(view["encoded"].max(axis=(0, 1)), view["rendered"].max(axis=(0, 1)))
+        rows = (("E(x)", view["encoded"], view["ground_truth"]), ("NeRF render", view["rendered"], view["decoded"]))
+        for offset, (name, latent, rgb) in enumerate(rows):
+            row = axes[2 * block + offset]
+            row[0].imshow(rgb)
+            row[0].set_ylabel(f"{SPACE_LABELS.get(label, label)}\n{name}", fontsize=6)
+            for channel in range(channels):
+                if channel < latent.shape[-1]:
+                    row[channel + 1].imshow(
+                        latent[..., channel], cmap="gray", vmin=low[channel], vmax=max(high[channel], low[channel] + 1e-6),
+                        interpolation="nearest",
+                    )  # fmt: skip
+                if block == 0 and offset == 0:
+                    row[channel + 1].set_title(f"c{channel}", fontsize=6)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
     return figure

@@ -14,9 +14,11 @@ import pandas as pd
 
 from igae.io_utils import write_bytes_atomic
 from igae.reporting.aggregate import SPACE_LABELS, best_marks
+from igae.training.ablation import ABLATION_TERMS, variant_label, variant_names
 
 DIGITS = {"psnr": 2, "latent_psnr": 2, "autoencoder_psnr": 2, "train_seconds": 1, "train_iterations_per_second": 2,
-          "render_seconds_per_image": 4, "train_speedup": 2, "render_speedup": 1}  # fmt: skip
+          "render_seconds_per_image": 4, "train_speedup": 2, "render_speedup": 1,
+          "autoencoder_real_heldout_psnr": 2, "autoencoder_rendered_heldout_psnr": 2}  # fmt: skip
 HEADERS = {
     "psnr": ("PSNR ↑", r"PSNR $\uparrow$"),
     "ssim": ("SSIM ↑", r"SSIM $\uparrow$"),
@@ -26,9 +28,19 @@ HEADERS = {
     "render_seconds_per_image": ("s / image ↓", r"s / image $\downarrow$"),
     "train_speedup": ("train speed-up vs RGB ↑", r"train speed-up vs RGB $\uparrow$"),
     "render_speedup": ("render speed-up vs RGB ↑", r"render speed-up vs RGB $\uparrow$"),
+    "autoencoder_real_heldout_psnr": ("AE PSNR real ↑", r"AE PSNR real $\uparrow$"),
+    "autoencoder_rendered_heldout_psnr": ("AE PSNR rendered ↑", r"AE PSNR rendered $\uparrow$"),
 }
-INDEX_HEADERS = {"method": "Method", "space": "Space", "image_set": "Images", "autoencoder": "Autoencoder"}
-LABELS = {**SPACE_LABELS, "real_heldout": "real (held out)", "rendered_heldout": "rendered (held out)"}
+INDEX_HEADERS = {
+    "method": "Method", "space": "Space", "image_set": "Images", "autoencoder": "Autoencoder",
+    "variant": "Autoencoder", "dataset": "Dataset",
+}  # fmt: skip
+LABELS = {
+    **SPACE_LABELS,
+    **{variant: variant_label(variant) for variant in variant_names(ABLATION_TERMS)},
+    "real_heldout": "real (held out)",
+    "rendered_heldout": "rendered (held out)",
+}
 
 
 @dataclass(frozen=True)
@@ -36,7 +48,7 @@ class TableSpec:
     """What to show: the metric columns, and the index level within which the best value is marked."""
 
     metrics: Sequence[str]
-    best_within: str
+    best_within: str | tuple[str, ...]  # index level(s) within which the best value is marked
     caption: str
 
 

@@ -1,0 +1,99 @@
+"""One benchmark for comparing machines: latent-vs-RGB NeRF speed ratios per method and IG-AE steps per second.
+
+``igae benchmark`` runs, in one process on one device, a short latent and RGB run of each method on the same
+scene (:func:`igae.nerf.bench.benchmark_nerf_methods`) and timed IG-AE stage-2 steps at the configured size
+(:func:`igae.training.bench.benchmark_igae_step`). The ratios (latent over RGB, same machine, same moment) are
+dimensionless, so they compare across machines; the absolute figures come with a description of the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+
+from igae.nerf.bench import format_rows
+
+
+def machine_description(device: str) -> Dict[str, Any]:
+    """What the figures were measured on: accelerator, CPU, threads and software versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {
+        "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def nerf_speed_ratios(rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Per method with both a latent and an RGB row of ``benchmark_nerf_methods``: seconds per training step and
+    per rendered image (decoding included) of each, and the latent/RGB ratios (< 1: latent is faster)."""
+    by_method: Dict[str, Dict[str, Dict[str, Any]]] = {}
+    for row in rows:
+        by_method.setdefault(row["method"], {})[row["space"]] = row
+    ratios = []
+    for method, spaces in by_method.items():
+        if not {"latent", "rgb"} <= set(spaces):
+            continue
+        latent, rgb = spaces["latent"], spaces["rgb"]
+        latent_step, rgb_step = 1.0 / latent["iterations_per_second"], 1.0 / rgb["iterations_per_second"]
+        ratios.append(
+            {
+                "method": method,
+                "latent_seconds_per_step": latent_step,
+                "rgb_seconds_per_step": rgb_step,
+                "step_time_ratio": latent_step / rgb_step,
+                "latent_seconds_per_image": latent["render_seconds_per_image"],
+                "rgb_seconds_per_image": rgb["render_seconds_per_image"],
+                "render_time_ratio": latent["render_seconds_per_image"] / rgb["render_seconds_per_image"],
+                "latent_rays_per_step": latent["rays_per_step"],
+                "rgb_rays_per_step": rgb["rays_per_step"],
+            }
+        )
+    return ratios
+
+
+def format_report(
+    machine: Dict[str, Any],
+    runs: Sequence[Dict[str, Any]],
+    ratios: Sequence[Dict[str, Any]],
+    igae: Optional[Dict[str, Any]],
+) -> str:
+    """Markdown: the machine, every run's figures, the latent/RGB ratios per method, and the IG-AE step rate."""
+    lines = [
+        f"machine: {machine['device']} | CPU {machine['cpu']} ({machine['cpu_count']} cores, "
+        f"{machine['torch_threads']} torch threads) | torch {machine['torch']}",
+        "",
+        format_rows(list(runs)),
+        "",
+        "| method | latent s/step | RGB s/step | step time latent/RGB | latent s/image | RGB s/image "
+        "| render time latent/RGB | rays/step latent, RGB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in ratios:
+        lines.append(
+            f"| {row['method']} | {row['latent_seconds_per_step']:.4f} | {row['rgb_seconds_per_step']:.4f} "
+            f"| {row['step_time_ratio']:.3f} | {row['latent_seconds_per_image']:.4f} "
+            f"| {row['rgb_seconds_per_image']:.4f} | {row['render_time_ratio']:.4f} "
+            f"| {row['latent_rays_per_step']}, {row['rgb_rays_per_step']} |"
+        )
+    if igae is None:
+        return "\n".join(lines)
+    lines += [
+        "",
+        f"IG-AE stage 2: {igae['steps_per_second']:.3f} steps/s ({igae['seconds_per_step']:.3f} s/step; "
+        f"{igae['scenes']} tri-planes {igae['triplane']}, {igae['batch_size']} views + {igae['real_batch_size']} real "
+        f"images of {igae['image_size']}², {igae['samples_per_ray']} samples/ray, "
+        f"{igae['autoencoder_parameters'] / 1e6:.1f} M autoencoder parameters)",
+    ]
+    return "\n".join(lines)

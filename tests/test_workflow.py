@@ -51,6 +51,8 @@ def micro(params: dict) -> None:
             "tensorf": {"init_resolution": 16, "final_resolution": 24, "upsampling_iters": [], "num_samples": 8}
         },
     )
+    # Two variants; the reference `full` is the IG-AE itself (train: null), its NeRF runs reused.
+    params["ablation"].update(terms=["rgb", "tv"], methods=None, eval_scenes=1, train=None)
 
 
 def test_lint_is_clean(repo):
@@ -121,8 +123,22 @@ def test_pipeline_runs_through_snakemake(repo, tmp_path):
     assert "| rendered (held out) | IG-AE |" in (tmp_path / "results/tables/autoencoder_quality.md").read_text()
     summary = json.loads((tmp_path / "results/metrics/nerf_summary.json").read_text())
     assert set(summary["tensorf"]) == {"standard", "igae", "rgb"} and "psnr" in summary["tensorf"]["igae"]
-    for name in ("qualitative_proc-eval-000", "nerf_psnr", "nerf_speed_quality", "igae_training_curves"):
+    by_dataset = (tmp_path / "results/tables/nerf_quality_by_dataset.md").read_text()
+    assert "| procedural | tensorf | IG-AE |" in by_dataset
+    names = ("qualitative_proc-eval-000", "nerf_psnr", "nerf_speed_quality", "igae_training_curves", "latent_channels")
+    for name in names:
         assert all((tmp_path / f"results/figures/report/{name}.{ext}").stat().st_size > 0 for ext in ("png", "pdf"))
+    # The loss ablation: each variant retrained without its term, evaluated like the IG-AE, one table.
+    for variant, term in (("no-rgb", "rgb"), ("no-tv", "tv")):
+        record = json.loads((tmp_path / f"results/ablation/igae/{variant}/metrics.json").read_text())
+        assert record["ablated_term"] == term
+        assert (tmp_path / f"results/ablation/metrics/ablation-{variant}/tensorf/proc-eval-000.json").is_file()
+        assert (tmp_path / f"results/ablation/metrics/autoencoder/{variant}.json").is_file()
+    assert not (tmp_path / "results/ablation/igae/full").exists()  # the IG-AE itself is the reference
+    ablation = (tmp_path / "results/tables/loss_ablation.md").read_text()
+    labels = ("standard AE", "IG-AE (all terms)", "w/o L_RGB", "w/o TV")
+    assert [line.split(" | ")[1] for line in ablation.splitlines()[2:]] == list(labels)
+    assert (tmp_path / "results/tables/loss_ablation.tex").read_text().count(r"\\") == 5
     # A second run has nothing to do.
     again = snakemake(repo, tmp_path, "--cores", "2", "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
@@ -174,7 +190,7 @@ def test_dvc_stage_wraps_the_snakemake_target(repo):
     assert all(next(iter(out.values()))["persist"] for out in render["outs"])
     params = yaml.safe_load((repo / "params.yaml").read_text())
     # Each stage reruns when a key it reads changes, the preset switch included.
-    assert set(render["params"]) == set(params) - {"autoencoder", "igae", "nerf"}
+    assert set(render["params"]) == set(params) - {"autoencoder", "igae", "nerf", "ablation"}
     autoencoder = stages["autoencoder"]
     assert autoencoder["cmd"].startswith("snakemake autoencoder_all ")
     assert {"preset", "presets", "autoencoder", "render"} <= set(autoencoder["params"])
@@ -186,8 +202,12 @@ def test_dvc_stage_wraps_the_snakemake_target(repo):
     nerf = stages["nerf"]
     assert nerf["cmd"].startswith("snakemake nerf_all ") and "nerf" in nerf["params"]
     assert {"results/igae/final", "results/autoencoders/standard", "results/renders"} <= set(nerf["deps"])
+    ablation = stages["ablation"]
+    assert ablation["cmd"].startswith("snakemake ablation_all ")
+    assert {"igae", "nerf", "ablation"} <= set(ablation["params"])
     report = stages["report"]
     assert report["cmd"].startswith("snakemake report_all ") and "results/metrics/nerf" in report["deps"]
+    assert "results/ablation" in report["deps"]
 
 
 def test_paper_preset_fetches_the_pretrained_autoencoder(repo, tmp_path, pybullet_data):

@@ -426,8 +426,8 @@ def _cmd_report_figures(args: argparse.Namespace) -> None:
 
 def _cmd_report_latents(args: argparse.Namespace) -> None:
     from igae.nerf.run import held_out_latents
-    from igae.reporting.figures import latent_channels, save_figure
     from igae.reporting.aggregate import read_nerf_record
+    from igae.reporting.figures import latent_channels, save_figure
 
     _set_threads(args.threads)
     views = {}
@@ -632,7 +632,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("report-ablation", help="the loss-ablation table (CSV/Markdown/LaTeX)")
     command.add_argument(
-        "--nerf-metrics", type=Path, nargs="+", required=True, help="ablation-<variant>|igae|standard/<method>/<scene>.json"
+        "--nerf-metrics",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="<space>/<method>/<scene>.json, <space> = "
+        "ablation-<variant>, igae (the reference when it is the IG-AE itself) or standard",
     )
     command.add_argument(
         "--autoencoder-metrics", nargs="+", required=True, help="variant=evaluate-autoencoder JSON, e.g. no-rgb=..."

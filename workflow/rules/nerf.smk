@@ -10,26 +10,11 @@ EVAL_SCENES = sorted(scene for scene, spec in SCENES.items() if spec.split == "e
 NERF_AUTOENCODERS = {
     "standard": (STANDARD_AE, "."),
     "igae": ("results/igae/final", "autoencoder"),
-    **{f"ablation-{variant}": (ablation_igae(variant), "autoencoder") for variant in ABLATION_VARIANTS},
 }
 NERF_GPUS = 1 if CFG["preset"] == "paper" else 0
 NERF_METHODS, NERF_SKIPPED = runnable_methods(NERF_CFG["methods"], device_has_cuda(NERF_CFG["device"]))
 for method, reason in NERF_SKIPPED.items():
     print(f"skipping NeRF method {method} (no CUDA device): {reason}", file=sys.stderr)
-# The ablation's latent NeRFs: a subset of methods and scenes; the reference `full` reuses the IG-AE's own runs
-# when it is the IG-AE itself.
-ABLATION_METHODS = runnable_methods(ABLATION_CFG["methods"] or NERF_CFG["methods"], device_has_cuda(NERF_CFG["device"]))[0]
-ABLATION_SCENES = EVAL_SCENES[: ABLATION_CFG["eval_scenes"]]
-ABLATION_REUSES_IGAE_RUNS = not ABLATION_RETRAINS_FULL and "igae" in NERF_CFG["autoencoders"]
-ABLATION_NERF_METRICS = [
-    f"results/metrics/nerf/{space}/{method}/{scene}.json"
-    for space in (
-        "igae" if variant == FULL and ABLATION_REUSES_IGAE_RUNS else f"ablation-{variant}"
-        for variant in ABLATION_VARIANTS
-    )
-    for method in ABLATION_METHODS
-    for scene in ABLATION_SCENES
-]
 NERF_FLAGS = format_flags(
     {
         "latent_channels": AE_CFG["latent_channels"],

@@ -83,10 +83,8 @@ def tidy_nerf_metrics(paths: Sequence[Path], datasets: Mapping[str, str] | None 
             raise ReportError(f"{path}: scene '{scene}' is not in the scene index")
         dataset = "all" if datasets is None else datasets[scene]
         values = {**record["metrics"], **{field: record[field] for field in TIMING_FIELDS}}
-        rows += [
-            {"dataset": dataset, "scene": scene, "method": method, "space": space, "metric": metric, "value": float(value)}
-            for metric, value in values.items()
-        ]
+        key = {"dataset": dataset, "scene": scene, "method": method, "space": space}
+        rows += [{**key, "metric": metric, "value": float(value)} for metric, value in values.items()]
     return pd.DataFrame(rows, columns=["dataset", "scene", "method", "space", "metric", "value"])
 
 
@@ -127,7 +125,8 @@ def best_marks(table: pd.DataFrame, metrics: Iterable[str], group: str | Sequenc
     marks = pd.DataFrame(False, index=table.index, columns=list(metrics))
     for metric in marks.columns:
         column = table[metric]
-        best = column.groupby(level=group if isinstance(group, str) else list(group)).transform("max" if HIGHER_IS_BETTER[metric] else "min")
+        levels = group if isinstance(group, str) else list(group)
+        best = column.groupby(level=levels).transform("max" if HIGHER_IS_BETTER[metric] else "min")
         marks[metric] = column == best
     return marks
 

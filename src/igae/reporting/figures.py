@@ -158,10 +158,8 @@ def latent_channels(views: Mapping[str, Mapping[str, np.ndarray]]) -> plt.Figure
             row[0].set_ylabel(f"{SPACE_LABELS.get(label, label)}\n{name}", fontsize=6)
             for channel in range(channels):
                 if channel < latent.shape[-1]:
-                    row[channel + 1].imshow(
-                        latent[..., channel], cmap="gray", vmin=low[channel], vmax=max(high[channel], low[channel] + 1e-6),
-                        interpolation="nearest",
-                    )  # fmt: skip
+                    limits = {"vmin": low[channel], "vmax": max(high[channel], low[channel] + 1e-6)}
+                    row[channel + 1].imshow(latent[..., channel], cmap="gray", interpolation="nearest", **limits)
                 if block == 0 and offset == 0:
                     row[channel + 1].set_title(f"c{channel}", fontsize=6)
     for axis in axes.flat:

@@ -13,13 +13,11 @@ setup: $(STAMP)
 	$(VENV)/bin/igae install-lpips-weights > /dev/null
 
 # A pinned, reproducible install: every package version comes from constraints.txt (pip freeze of a working
-# environment); torch and torchvision are pinned together in pyproject.toml. nerfstudio goes in without its
-# own dependency pins (see pyproject.toml, extra "nerfstudio").
-$(STAMP): pyproject.toml constraints.txt
+# environment); torch and torchvision are pinned together in pyproject.toml. The recipe is the conda
+# environment's post-deploy script, so `make setup` and `snakemake --use-conda` install the same packages.
+$(STAMP): pyproject.toml constraints.txt workflow/envs/igae.post-deploy.sh
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade "pip==25.3"
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[nerfstudio,test]"
-	$(VENV)/bin/python -m pip install --quiet --no-deps -c constraints.txt "nerfstudio==1.1.5"
+	PATH="$(abspath $(VENV))/bin:$$PATH" IGAE_EXTRAS=nerfstudio,test bash workflow/envs/igae.post-deploy.sh
 	touch $(STAMP)
 
 run: setup
@@ -31,6 +29,8 @@ test: setup
 lint: setup
 	$(VENV)/bin/snakemake --lint
 
+# `igae benchmark` uses an evaluation scene and the IG-AE of `make run` (results/).
 bench: setup
 	$(VENV)/bin/igae bench-render
 	$(VENV)/bin/igae bench-autoencoder
+	$(VENV)/bin/igae benchmark --out results/benchmark.json

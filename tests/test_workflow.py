@@ -55,6 +55,43 @@ def micro(params: dict) -> None:
     params["ablation"].update(terms=["rgb", "tv"], methods=None, eval_scenes=1, train=None)
 
 
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", *args], cwd=root, check=True,
+                   capture_output=True)  # fmt: skip
+
+
+def tool(root: Path, *command: str) -> subprocess.CompletedProcess:
+    """``dvc`` / ``snakemake`` of this environment, run in ``root`` as a user would."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run([str(BIN / command[0]), *command[1:]], cwd=root, capture_output=True, text=True, env=env,
+                          timeout=1200)  # fmt: skip
+
+
+def project_copy(repo: Path, root: Path) -> Path:
+    """The project's files (tracked, and untracked but not ignored) as a fresh git repository at ``root``."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=repo, capture_output=True)
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        if (repo / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(repo / name, root / name)
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "project")
+    return root
+
+
+@pytest.fixture(scope="module")
+def micro_project(repo, tmp_path_factory) -> tuple[Path, str]:
+    """A copy of the project on the micro configuration, run end to end by ``dvc repro`` (whose stages run the
+    Snakemake targets); returns the folder and the run's output."""
+    root = project_copy(repo, tmp_path_factory.mktemp("project"))
+    write_params(repo, root, micro)
+    git(root, "commit", "-qam", "micro configuration")
+    result = tool(root, "dvc", "repro")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return root, result.stdout + result.stderr
+
+
 def test_lint_is_clean(repo):
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=repo, capture_output=True, text=True, env=env)
@@ -62,10 +99,8 @@ def test_lint_is_clean(repo):
 
 
 @pytest.mark.slow
-def test_pipeline_runs_through_snakemake(repo, tmp_path):
-    write_params(repo, tmp_path, micro)
-    result = snakemake(repo, tmp_path, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_pipeline_runs_end_to_end_and_a_second_run_does_nothing(micro_project):
+    tmp_path, output = micro_project
     index = json.loads((tmp_path / "results/renders/index.json").read_text())
     assert index["counts"] == {"igae_train": 2, "eval": 1}
     eval_scene = Path(tmp_path / index["splits"]["eval"][0]["path"])
@@ -106,7 +141,7 @@ def test_pipeline_runs_through_snakemake(repo, tmp_path):
         assert (tmp_path / f"results/igae/{stage}/scenes.pt").is_file()
         assert (tmp_path / f"results/igae/{stage}/dashboard.png").is_file()
     # Phase 4: a latent NeRF per autoencoder and the RGB baseline; the CUDA-only method is skipped with its reason.
-    assert "skipping NeRF method instant-ngp (no CUDA device)" in result.stderr
+    assert "skipping NeRF method instant-ngp (no CUDA device)" in output
     for space in ("standard", "igae", "rgb"):
         record = json.loads((tmp_path / f"results/metrics/nerf/{space}/tensorf/proc-eval-000.json").read_text())
         assert record["space"] == ("rgb" if space == "rgb" else "latent") and record["steps"]["total"] == 3
@@ -139,9 +174,34 @@ def test_pipeline_runs_through_snakemake(repo, tmp_path):
     labels = ("standard AE", "IG-AE (all terms)", "w/o L_RGB", "w/o TV")
     assert [line.split(" | ")[1] for line in ablation.splitlines()[2:]] == list(labels)
     assert (tmp_path / "results/tables/loss_ablation.tex").read_text().count(r"\\") == 5
-    # A second run has nothing to do.
-    again = snakemake(repo, tmp_path, "--cores", "2", "-n")
+    # A second run has nothing to do, for Snakemake and for DVC.
+    again = tool(tmp_path, "snakemake", "--cores", "2", "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+    status = tool(tmp_path, "dvc", "status")
+    assert status.returncode == 0 and "up to date" in status.stdout, status.stdout
+
+
+@pytest.mark.slow
+def test_dvc_remote_round_trip_needs_no_retraining(micro_project, tmp_path):
+    project, _ = micro_project
+    assert tool(project, "dvc", "remote", "add", "-f", "-d", "store", str(tmp_path / "remote")).returncode == 0
+    git(project, "add", "-A", ".dvc/config", "dvc.lock")
+    git(project, "commit", "-qm", "pipeline results and their remote")
+    pushed = tool(project, "dvc", "push")
+    assert pushed.returncode == 0, pushed.stderr[-2000:]
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(project), str(clone))
+    # What the README says to do on a new machine: pull, then let Snakemake adopt the pulled files.
+    pulled = tool(clone, "dvc", "pull")
+    assert pulled.returncode == 0, pulled.stderr[-2000:]
+    assert (clone / "results/igae/final/autoencoder/diffusion_pytorch_model.safetensors").is_file()
+    assert (clone / "results/tables/loss_ablation.md").read_text() == (
+        project / "results/tables/loss_ablation.md"
+    ).read_text()
+    assert tool(clone, "snakemake", "--touch", "--cores", "1").returncode == 0
+    dry = tool(clone, "snakemake", "-n", "--cores", "2")
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
+    assert "up to date" in tool(clone, "dvc", "status").stdout
 
 
 def test_paper_preset_plans_asset_scenes(repo, tmp_path, pybullet_data):

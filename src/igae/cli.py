@@ -326,24 +326,28 @@ def _cmd_bench_autoencoder(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
-def _cmd_bench_igae(args: argparse.Namespace) -> None:
+def _benchmark_igae(config: dict, scenes: int, steps: int, device: str) -> dict:
+    """Timed IG-AE stage-2 steps at the size of ``config`` (a resolved params.yaml) with ``scenes`` tri-planes."""
     from igae.scenes.renderer import VolumeSettings
     from igae.training.bench import benchmark_igae_step
     from igae.training.igae import SceneModelSettings
 
-    _set_threads(args.threads)
-    config = _load_config(args)
     stage = config["igae"]["train"]
-    result = benchmark_igae_step(
-        scenes=args.scenes,
+    return benchmark_igae_step(
+        scenes=scenes,
         batch_size=stage["batch_size"],
         real_batch_size=stage["real_batch_size"],
         image_size=config["render"]["image_size"],
-        steps=args.steps,
+        steps=steps,
         model=SceneModelSettings(**config["igae"]["scenes"]),
         volume=VolumeSettings(**config["igae"]["rendering"]),
-        device=_resolve_device(args.device),
+        device=device,
     )
+
+
+def _cmd_bench_igae(args: argparse.Namespace) -> None:
+    _set_threads(args.threads)
+    result = _benchmark_igae(_load_config(args), args.scenes, args.steps, _resolve_device(args.device))
     print(json.dumps(result, indent=2))
 
 
@@ -353,9 +357,6 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
     from igae.nerf.bench import benchmark_nerf_methods
     from igae.nerf.catalog import device_has_cuda, runnable_methods
     from igae.nerf.run import NerfSettings
-    from igae.scenes.renderer import VolumeSettings
-    from igae.training.bench import benchmark_igae_step
-    from igae.training.igae import SceneModelSettings
 
     _set_threads(args.threads)
     config = _load_config(args)
@@ -375,18 +376,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
         device=device,
         threads=args.threads,
     )
-    stage, igae = config["igae"]["train"], None
-    if args.igae_steps > 0:
-        igae = benchmark_igae_step(
-            scenes=args.igae_scenes,
-            batch_size=stage["batch_size"],
-            real_batch_size=stage["real_batch_size"],
-            image_size=config["render"]["image_size"],
-            steps=args.igae_steps,
-            model=SceneModelSettings(**config["igae"]["scenes"]),
-            volume=VolumeSettings(**config["igae"]["rendering"]),
-            device=device,
-        )
+    igae = _benchmark_igae(config, args.igae_scenes, args.igae_steps, device) if args.igae_steps > 0 else None
     machine, ratios = machine_description(device), nerf_speed_ratios(rows)
     print(format_report(machine, rows, ratios, igae))
     if args.out is not None:

@@ -1,0 +1,85 @@
+"""Faults: the pipeline killed outright (SIGKILL of Snakemake and its jobs) during IG-AE training and during a
+NeRF training resumes from the last checkpoints when rerun, and never takes a partial output as complete."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from test_workflow import BIN, micro, snakemake, write_params
+
+REPO = Path(__file__).resolve().parents[1]
+NERF_RUN = "results/metrics/nerf/igae/tensorf/proc-eval-000.json"
+NERF_CHECKPOINTS = "results/nerf/igae/tensorf/proc-eval-000/nerfstudio/latent-tensorf/nerfstudio_models"
+
+
+def longer_micro(params: dict) -> None:
+    """The micro pipeline with IG-AE stage 2 and the NeRF long enough to be killed between checkpoints."""
+    micro(params)
+    params["scenes"]["igae_train"].update(views=8)  # 2 scenes x 7 training views: 4 steps per epoch of 4 views
+    params["igae"]["train"].update(epochs=5, checkpoint_every=2, log_every=1)
+    params["nerf"].update(methods=["tensorf"], latent_supervision_steps=60, rgb_alignment_steps=10, checkpoint_every=10)
+    params["ablation"]["terms"] = []
+
+
+def kill_when(workdir: Path, target: str, ready, timeout: float = 600.0) -> None:
+    """Run Snakemake towards ``target`` (after a crash: unlocked, incomplete jobs rerun) and SIGKILL it with all
+    its jobs as soon as ``ready()`` holds."""
+    assert snakemake(REPO, workdir, "--unlock").returncode == 0
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    process = subprocess.Popen(
+        [*command, "--cores", "2", "--rerun-incomplete", target],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            assert process.poll() is None, "the pipeline ended before it could be killed"
+            assert time.monotonic() < deadline, "the pipeline did not reach the kill point in time"
+            time.sleep(0.5)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def rerun(workdir: Path, target: str) -> None:
+    """What a user does after a crash: release Snakemake's lock, then run the same target again."""
+    assert snakemake(REPO, workdir, "--unlock").returncode == 0
+    result = snakemake(REPO, workdir, "--cores", "2", "--rerun-incomplete", target)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_a_killed_pipeline_resumes_from_its_checkpoints(repo, tmp_path):
+    write_params(repo, tmp_path, longer_micro)
+    # Killed in IG-AE stage 2, once a checkpoint beyond the first is on disk.
+    checkpoint = tmp_path / "results/igae/final_training/checkpoint.pt"
+
+    def igae_checkpointed() -> bool:
+        try:
+            return torch.load(checkpoint, map_location="cpu", weights_only=False)["step"] >= 4
+        except Exception:  # not there yet, or being replaced
+            return False
+
+    kill_when(tmp_path, "results/igae/final", igae_checkpointed)
+    killed_at = torch.load(checkpoint, map_location="cpu", weights_only=False)["step"]
+    assert not (tmp_path / "results/igae/final").exists()  # no partial stage output
+    # Killed in the latent NeRF, after its second checkpoint.
+    checkpoints = tmp_path / NERF_CHECKPOINTS
+    kill_when(tmp_path, NERF_RUN, lambda: len(list(checkpoints.glob("step-*.ckpt"))) >= 2)
+    igae_log = (tmp_path / "logs/igae/igae_train.log").read_text()
+    assert f"(step {killed_at})" in igae_log and "resuming from" in igae_log  # lost < one checkpoint interval
+    record = json.loads((tmp_path / "results/igae/final/metrics.json").read_text())
+    assert record["steps"] == 20  # 5 epochs x 4 steps: the resumed run ends where an uninterrupted one ends
+    assert not (tmp_path / NERF_RUN).exists()
+    newest = max(int(path.stem.split("-")[1]) for path in checkpoints.glob("step-*.ckpt"))
+    rerun(tmp_path, NERF_RUN)
+    nerf_log = (tmp_path / "logs/nerf/igae/tensorf/proc-eval-000.log").read_text()
+    assert f"step {newest + 1} of 70" in nerf_log
+    assert json.loads((tmp_path / NERF_RUN).read_text())["steps"]["total"] == 70

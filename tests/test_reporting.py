@@ -115,8 +115,8 @@ def test_per_dataset_table_averages_within_each_dataset(runs, tmp_path):
     metrics = sorted(runs.glob("*/*/*.json"))
     build_tables(metrics, autoencoders, tmp_path / "tables", tmp_path / "summary.json", index)
     markdown = (tmp_path / "tables" / "nerf_quality_by_dataset.md").read_text()
-    assert "| cake | nerfacto | IG-AE | **21.00 ± 0.00** |" in markdown  # s0 only
-    assert "| house | nerfacto | IG-AE | **23.00 ± 0.00** |" in markdown  # s1 only, best marked per dataset
+    assert "| cake | nerfacto | IG-AE | **21.00** |" in markdown  # s0 only
+    assert "| house | nerfacto | IG-AE | **23.00** |" in markdown  # s1 only, best marked per dataset
     index.write_text(json.dumps({"splits": {"eval": [{"scene": "s0", "dataset": "cake"}]}}))
     with pytest.raises(ReportError, match="scene 's1' is not in the scene index"):
         build_tables(metrics, autoencoders, tmp_path / "tables", tmp_path / "summary.json", index)
@@ -151,3 +151,11 @@ def test_ablation_table_rows_columns_and_missing_evaluations(tmp_path):
     bad.write_text("{}")
     with pytest.raises(ReportError, match="unknown space 'ablation-no-colour'"):
         tidy_nerf_metrics([bad])
+
+
+def test_one_scene_gives_means_without_a_spread(runs):
+    for path in runs.glob("*/*/s1.json"):
+        path.unlink()
+    table = quality_table(tidy_nerf_metrics(sorted(runs.glob("*/*/*.json"))), METRICS)
+    assert "psnr_std" not in table.columns
+    assert "| nerfacto | IG-AE | **21.00** |" in markdown_table(table, NERF_QUALITY)

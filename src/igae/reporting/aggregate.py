@@ -116,7 +116,9 @@ def quality_table(
     selected = tidy[tidy["metric"].isin(metrics)]
     per_run = selected.pivot_table(index=[*by, "scene"], columns="metric", values="value")
     grouped = per_run.groupby(level=list(by))
-    table = grouped.mean()[list(metrics)].join(grouped.std(ddof=0)[list(metrics)].add_suffix("_std"))
+    table = grouped.mean()[list(metrics)]
+    if grouped.size().max() > 1:  # a spread over one scene would read as a misleading ± 0
+        table = table.join(grouped.std(ddof=0)[list(metrics)].add_suffix("_std"))
     return _space_order(table)
 
 

@@ -89,7 +89,7 @@ def psnr_bars(quality: pd.DataFrame) -> plt.Figure:
     for index, space in enumerate(spaces):
         rows = [quality.loc[(method, space)] if (method, space) in quality.index else None for method in methods]
         means = [row["psnr"] if row is not None else np.nan for row in rows]
-        spreads = [row["psnr_std"] if row is not None else 0.0 for row in rows]
+        spreads = [row.get("psnr_std", 0.0) if row is not None else 0.0 for row in rows]
         positions = np.arange(len(methods)) + (index - (len(spaces) - 1) / 2) * width
         axis.bar(positions, means, width, yerr=spreads, capsize=3, label=SPACE_LABELS[space])
     axis.set_xticks(np.arange(len(methods)), methods)

@@ -162,6 +162,12 @@ class LatentTensoRFModel(TensoRFModel):
         self.field.field_output_rgb = channel_field_head(self.config.output_channels, in_dim)
         self.renderer_rgb = channel_renderer(self.config)
 
+    def update_to_step(self, step: int) -> None:
+        """Grid resolution at ``step`` when a checkpoint is loaded; with no upsampling schedule (``upsampling_iters``
+        empty) the grid never changes, where nerfstudio's version would index the empty schedule."""
+        if self.upsampling_iters:
+            super().update_to_step(step)
+
     def get_outputs(self, ray_bundle: RayBundle) -> Dict[str, Tensor]:
         if self.training:
             self.camera_optimizer.apply_to_raybundle(ray_bundle)

@@ -1,6 +1,7 @@
 """Rendering real and procedural assets into nerfstudio scenes (Mitsuba on CPU)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,3 +160,53 @@ def test_asset_ids_are_unique_and_path_based(pybullet_data, tmp_path):
         (tmp_path / category / "model_1").mkdir(parents=True)
         (tmp_path / category / "model_1" / "model.obj").write_bytes((pybullet_data / "cube.obj").read_bytes())
     assert list(discover_assets(tmp_path)) == ["cars-model_1-model", "chairs-model_1-model"]
+
+
+def official_scene_set(root, scenes: dict[str, list[str]], views: int = 6):
+    """A scene set in the official IG-AE data layout: dataset_map.json and square128/<id>/ with OpenCV cameras."""
+    from igae.data.cameras import orbit_cameras
+
+    (root / "square128").mkdir(parents=True)
+    (root / "dataset_map.json").write_text(json.dumps(scenes))
+    for scene_id in (scene for ids in scenes.values() for scene in ids):
+        folder = root / "square128" / scene_id
+        (folder / "rgb").mkdir(parents=True)
+        frames = []
+        for index, cam2world in enumerate(orbit_cameras(views, 1.3, np.random.default_rng(0))):
+            Image.fromarray(np.full((32, 32, 3), 40 * index, np.uint8)).save(folder / "rgb" / f"{index:05d}.png")
+            frames.append({"file_path": f"rgb/{index:05d}.png", "transform_matrix": cam2world.tolist(),
+                           "fl_x": 35.0, "fl_y": 35.0, "cx": 16.0, "cy": 16.0, "w": 32, "h": 32})  # fmt: skip
+        (folder / "transforms_opencv.json").write_text(json.dumps({"frames": frames}))
+    return root
+
+
+def test_official_scenes_are_planned_by_category_and_imported_like_rendered_ones(tmp_path):
+    from igae.config import load_params
+    from igae.data.official import import_official_scene
+    from igae.data.plan import plan_scenes
+
+    data = official_scene_set(tmp_path / "objaverse", {"cake": ["a1", "a2"], "house": ["b1"]})
+    params = load_params(Path(__file__).parents[1] / "params.yaml", {})
+    params["scenes"]["igae_train"].update(source="official", asset_dir=str(data), count=2)
+    train = [spec for spec in plan_scenes(params) if spec.split == "igae_train"]
+    assert [(spec.scene_id, spec.dataset, spec.imported) for spec in train] == [
+        ("a1", "cake", True),
+        ("a2", "cake", True),
+    ]
+    record = import_official_scene(train[0].asset, tmp_path / "a1", test_fraction=0.2, metadata={"split": "igae_train"})
+    assert (record["views"], record["train_views"], record["test_views"]) == (6, 4, 2)
+    ours = json.loads((tmp_path / "a1/transforms_opencv.json").read_text())["frames"]
+    theirs = json.loads((data / "square128/a1/transforms_opencv.json").read_text())["frames"]
+    np.testing.assert_allclose(
+        [f["transform_matrix"] for f in ours], [f["transform_matrix"] for f in theirs], atol=1e-8
+    )
+    assert (tmp_path / "a1/images/view_005.png").read_bytes() == (data / "square128/a1/rgb/00005.png").read_bytes()
+    assert len(json.loads((tmp_path / "a1/transforms.json").read_text())["test_filenames"]) == 2
+    # A view the camera file lists but the folder lacks: a clear error, and no scene folder.
+    (data / "square128/a2/rgb/00003.png").unlink()
+    with pytest.raises(AssetError, match="missing: rgb/00003.png"):
+        import_official_scene(train[1].asset, tmp_path / "a2", test_fraction=0.2, metadata={})
+    assert not (tmp_path / "a2").exists()
+    (data / "dataset_map.json").unlink()
+    with pytest.raises(AssetError, match="dataset_map.json' does not exist"):
+        plan_scenes(params)

@@ -287,3 +287,17 @@ def test_paper_preset_fetches_the_pretrained_autoencoder(repo, tmp_path, pybulle
     out = result.stdout + result.stderr
     assert "train_standard_autoencoder" not in out
     assert "igae fetch-autoencoder --source ostris-kl-f8-d16" in out and "--allow-download" in out
+
+
+def test_official_data_scenes_are_imported_not_rendered(repo, tmp_path):
+    from test_render import official_scene_set
+
+    data = official_scene_set(tmp_path / "data/train/objaverse", {"cake": ["c1", "c2"]})
+    write_params(
+        repo, tmp_path, lambda p: p["scenes"]["igae_train"].update(source="official", asset_dir=str(data), count=None)
+    )
+    result = snakemake(repo, tmp_path, "-n", "-p", "--cores", "1", "results/renders/index.json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert "igae import-scene --source" in out and "results/renders/c2 --split igae_train --dataset cake" in out
+    assert out.count("igae render-scene") == 2  # the two procedural evaluation scenes only

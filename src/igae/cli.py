@@ -87,6 +87,14 @@ def _cmd_render_scene(args: argparse.Namespace) -> None:
     log.info("%s: %d views in %.1fs", record["scene"], record["views"], record["render_seconds"])
 
 
+def _cmd_import_scene(args: argparse.Namespace) -> None:
+    from igae.data.official import import_official_scene
+
+    metadata = {"split": args.split, "dataset": args.dataset}
+    record = import_official_scene(args.source, args.out, test_fraction=args.test_fraction, metadata=metadata)
+    log.info("%s: %d views imported from %s", record["scene"], record["views"], args.source)
+
+
 def _cmd_prepare_real_images(args: argparse.Namespace) -> None:
     from igae.data.real_images import RealImageSettings, prepare_real_images
 
@@ -485,6 +493,14 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--up-axis", choices=["y", "z"], default="z")
     _add_dataclass_arguments(command, RenderSettings)
     command.set_defaults(handler=_cmd_render_scene)
+
+    command = commands.add_parser("import-scene", help="import a scene of the official IG-AE data (square128/<id>)")
+    command.add_argument("--source", type=Path, required=True, help="folder holding transforms_opencv.json")
+    command.add_argument("--out", type=Path, required=True)
+    command.add_argument("--split", choices=["igae_train", "eval"], required=True)
+    command.add_argument("--dataset", default="objaverse")
+    command.add_argument("--test-fraction", type=float, default=RenderSettings.test_fraction)
+    command.set_defaults(handler=_cmd_import_scene)
 
     command = commands.add_parser("prepare-real-images", help="build the train/held-out real-image set")
     command.add_argument("--out", type=Path, required=True)

@@ -1,5 +1,6 @@
 # Shared helpers: the resolved configuration, the scene plan and the command that runs the igae package.
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -25,6 +26,12 @@ if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
 
 wildcard_constraints:
     scene="[A-Za-z0-9][A-Za-z0-9_-]*",
+
+
+def scene_pattern(imported):
+    """A regex matching exactly the planned scenes that are (or are not) imported official scenes."""
+    names = [re.escape(scene) for scene, spec in SCENES.items() if spec.imported == imported]
+    return "|".join(names) or "(?!)"
 
 
 def scene_asset(wildcards):

@@ -28,6 +28,8 @@ rule render_scene:
         scene_asset,
     output:
         directory("results/renders/{scene}"),
+    wildcard_constraints:
+        scene=scene_pattern(imported=False),
     params:
         views=scene_param("views"),
         seed=scene_param("seed"),
@@ -49,6 +51,33 @@ rule render_scene:
         "igae render-scene --asset {input:q} --out {output} --views {params.views} --seed {params.seed}"
         " --split {params.split} --dataset {params.dataset:q} --up-axis {params.up_axis} {params.flags}"
         " > {log} 2>&1"
+
+
+# Scenes of the official IG-AE data (scenes.<split>.source: official) are copied in, not rendered.
+rule import_official_scene:
+    input:
+        scene_asset,
+    output:
+        directory("results/renders/{scene}"),
+    wildcard_constraints:
+        scene=scene_pattern(imported=True),
+    params:
+        split=scene_param("split"),
+        dataset=scene_param("dataset"),
+        test_fraction=CFG["render"]["test_fraction"],
+    log:
+        "logs/render/import_official_scene/{scene}.log",
+    benchmark:
+        "benchmarks/render/import_official_scene/{scene}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/igae.yaml"
+    shell:
+        "igae import-scene --source {input:q} --out {output} --split {params.split} --dataset {params.dataset:q}"
+        " --test-fraction {params.test_fraction} > {log} 2>&1"
 
 
 rule index_scenes:

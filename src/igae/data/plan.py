@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from igae.data.meshes import discover_assets
+from igae.data.official import SCENES_FOLDER, official_scene_ids
 from igae.errors import AssetError
 
 SPLITS = ("igae_train", "eval")
@@ -29,6 +30,7 @@ class SceneSpec:
     views: int
     seed: int
     up_axis: str
+    imported: bool = False  # an official IG-AE data scene (``asset`` is its folder), imported, not rendered
 
 
 def scene_seed(seed: int, split: str, index: int) -> int:
@@ -54,6 +56,20 @@ def _asset_scenes(split: str, block: dict, seed: int) -> list[SceneSpec]:
     return specs
 
 
+def _official_scenes(split: str, block: dict) -> list[SceneSpec]:
+    folder = Path(block["asset_dir"])
+    scenes = official_scene_ids(folder)
+    count = block["count"]
+    if count is not None:
+        if count > len(scenes):
+            raise AssetError(f"scenes.{split}.count is {count} but '{folder}' lists only {len(scenes)} scenes")
+        scenes = scenes[:count]
+    return [
+        SceneSpec(scene_id, split, category, folder / SCENES_FOLDER / scene_id, 0, 0, "y", imported=True)
+        for scene_id, category in scenes
+    ]
+
+
 def plan_scenes(params: dict) -> list[SceneSpec]:
     """Every scene of a resolved configuration; raises :class:`AssetError` if a scene id is in both splits."""
     specs: list[SceneSpec] = []
@@ -61,6 +77,8 @@ def plan_scenes(params: dict) -> list[SceneSpec]:
         block = params["scenes"][split]
         if block["source"] == "assets":
             specs += _asset_scenes(split, block, params["seed"])
+        elif block["source"] == "official":
+            specs += _official_scenes(split, block)
         else:
             short = "train" if split == "igae_train" else "eval"
             for index in range(block["count"]):

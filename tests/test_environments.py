@@ -50,3 +50,13 @@ def test_post_deploy_script_installs_only_pinned_packages(repo):
 def test_post_deploy_script_refuses_to_run_outside_the_repository(tmp_path):
     result = subprocess.run(["bash", str(ENVS / "igae.post-deploy.sh")], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 1 and "run it from the repository root" in result.stderr
+
+
+def test_every_rule_declares_log_benchmark_threads_resources_and_environment(repo):
+    """Rules that run a command (``use rule`` inherits them from its parent); target rules only gather inputs."""
+    for path in (repo / "workflow" / "rules").glob("*.smk"):
+        for block in re.split(r"\n(?=rule \w+:)", path.read_text()):
+            name = re.match(r"rule (\w+):", block)
+            if name and "shell:" in block:
+                for directive in ("log:", "benchmark:", "threads:", "resources:", "conda:"):
+                    assert f"\n    {directive}" in block, f"rule {name.group(1)} ({path.name}) lacks {directive}"

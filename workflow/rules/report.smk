@@ -51,6 +51,10 @@ rule report_tables:
         "logs/report/report_tables.log",
     benchmark:
         "benchmarks/report/report_tables.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     conda:
         "../envs/igae.yaml"
     shell:
@@ -98,6 +102,10 @@ rule report_figures:
         "logs/report/report_figures.log",
     benchmark:
         "benchmarks/report/report_figures.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     conda:
         "../envs/igae.yaml"
     shell:
@@ -169,6 +177,10 @@ rule report_ablation:
         "logs/report/report_ablation.log",
     benchmark:
         "benchmarks/report/report_ablation.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     conda:
         "../envs/igae.yaml"
     shell:

@@ -162,7 +162,7 @@ rule report_ablation:
     input:
         nerf=ABLATION_NERF_METRICS,
         reference=ABLATION_REFERENCE_METRICS,
-        autoencoders=expand("results/ablation/metrics/autoencoder/{variant}.json", variant=ABLATION_VARIANTS),
+        autoencoders=list(ABLATION_AUTOENCODER_METRICS.values()),
         standard=rules.evaluate_standard_autoencoder.output.metrics,
     output:
         report("results/tables/loss_ablation.csv", caption="../report/loss_ablation.rst", category="Tables"),

@@ -58,6 +58,7 @@ use rule igae_train as igae_ablation with:
         flags=IGAE_FLAGS,
         work_dir="results/ablation/igae/{variant}_training",
         ablate=lambda wildcards: f"--ablate {variant_term(wildcards.variant)}" if variant_term(wildcards.variant) else "",
+    priority: PRIORITY["ablation"]
     log:
         "logs/ablation/igae/{variant}.log",
     benchmark:

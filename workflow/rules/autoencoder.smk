@@ -28,7 +28,8 @@ if AE_CFG["source"] == "embedded":
             "logs/autoencoder/train_standard_autoencoder.log",
         benchmark:
             "benchmarks/autoencoder/train_standard_autoencoder.tsv"
-        threads: 8
+        priority: PRIORITY["standard_autoencoder"]
+        threads: AE_CFG["threads"]
         resources:
             mem_mb=8000,
             runtime=60,
@@ -53,6 +54,7 @@ else:
             "logs/autoencoder/fetch_standard_autoencoder.log",
         benchmark:
             "benchmarks/autoencoder/fetch_standard_autoencoder.tsv"
+        priority: PRIORITY["standard_autoencoder"]
         threads: 1
         resources:
             mem_mb=4000,
@@ -88,7 +90,7 @@ rule evaluate_standard_autoencoder:
         "logs/autoencoder/evaluate_standard_autoencoder.log",
     benchmark:
         "benchmarks/autoencoder/evaluate_standard_autoencoder.tsv"
-    threads: 8
+    threads: AE_CFG["threads"]
     resources:
         mem_mb=8000,
         runtime=30,

@@ -13,6 +13,10 @@ from igae.data.plan import plan_scenes
 SCHEMA = Path(workflow.current_basedir).parent / "schemas" / "params.schema.yaml"
 CFG = resolve_params(config, SCHEMA)
 SCENES = {spec.scene_id: spec for spec in plan_scenes(CFG)}
+# Scheduling priorities: Snakemake starts the highest ready job first. The chain render -> standard AE -> IG-AE
+# warm-up -> IG-AE stage 2 (-> ablation variants) gates most of the DAG, so it goes first; NeRFs, evaluations and
+# the control fill the cores beside it (unlisted rules: 0).
+PRIORITY = {"render": 50, "standard_autoencoder": 40, "igae_warmup": 30, "igae_train": 20, "ablation": 10}
 
 # Rules call the `igae` command. With --use-conda the rule's environment provides it; otherwise it must be
 # the one installed beside the interpreter running Snakemake, whatever else is on PATH.

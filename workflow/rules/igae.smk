@@ -29,7 +29,8 @@ rule igae_warmup:
         "logs/igae/igae_warmup.log",
     benchmark:
         "benchmarks/igae/igae_warmup.tsv"
-    threads: 8
+    priority: PRIORITY["igae_warmup"]
+    threads: IGAE_CFG["threads"]
     resources:
         mem_mb=16000,
         runtime=600,
@@ -60,7 +61,8 @@ rule igae_train:
         "logs/igae/igae_train.log",
     benchmark:
         "benchmarks/igae/igae_train.tsv"
-    threads: 8
+    priority: PRIORITY["igae_train"]
+    threads: IGAE_CFG["threads"]
     resources:
         mem_mb=16000,
         runtime=1440,
@@ -84,6 +86,7 @@ use rule igae_train as igae_control with:
         flags=IGAE_FLAGS,
         work_dir="results/igae/control_training",
         ablate="",
+    priority: 0
     log:
         "logs/igae/igae_control.log",
     benchmark:

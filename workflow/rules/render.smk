@@ -13,6 +13,7 @@ rule generate_procedural_object:
         "logs/render/generate_procedural_object/{scene}.log",
     benchmark:
         "benchmarks/render/generate_procedural_object/{scene}.tsv"
+    priority: PRIORITY["render"]
     threads: 1
     resources:
         mem_mb=1000,
@@ -41,6 +42,7 @@ rule render_scene:
         "logs/render/render_scene/{scene}.log",
     benchmark:
         "benchmarks/render/render_scene/{scene}.tsv"
+    priority: PRIORITY["render"]
     threads: 1
     resources:
         mem_mb=2000,
@@ -69,6 +71,7 @@ rule import_official_scene:
         "logs/render/import_official_scene/{scene}.log",
     benchmark:
         "benchmarks/render/import_official_scene/{scene}.tsv"
+    priority: PRIORITY["render"]
     threads: 1
     resources:
         mem_mb=1000,
@@ -89,6 +92,7 @@ rule index_scenes:
         "logs/render/index_scenes.log",
     benchmark:
         "benchmarks/render/index_scenes.tsv"
+    priority: PRIORITY["render"]
     threads: 1
     resources:
         mem_mb=500,
@@ -110,6 +114,7 @@ rule prepare_real_images:
         "logs/render/prepare_real_images.log",
     benchmark:
         "benchmarks/render/prepare_real_images.tsv"
+    priority: PRIORITY["render"]
     threads: 1
     resources:
         mem_mb=4000,

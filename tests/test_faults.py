@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from test_workflow import BIN, micro, snakemake, write_params
+from test_workflow import BIN, micro, snakemake, venv_env, write_params
 
 REPO = Path(__file__).resolve().parents[1]
 NERF_RUN = "results/metrics/nerf/igae/tensorf/proc-eval-000.json"
@@ -37,11 +37,10 @@ def kill_when(workdir: Path, target: str, ready, timeout: float = 600.0) -> None
     """Run Snakemake towards ``target`` (after a crash: unlocked, incomplete jobs rerun) and SIGKILL it with all
     its jobs as soon as ``ready()`` holds."""
     assert snakemake(REPO, workdir, "--unlock").returncode == 0
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
     process = subprocess.Popen(
         [*command, "--cores", "2", "--rerun-incomplete", target],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=venv_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + timeout
     try:

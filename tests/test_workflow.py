@@ -13,10 +13,14 @@ import yaml
 BIN = Path(sys.executable).parent
 
 
+def venv_env() -> dict[str, str]:
+    """The environment with this venv's commands (snakemake, dvc, igae) first on PATH, as after activating it."""
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
 def snakemake(repo: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     command = [str(BIN / "snakemake"), "--snakefile", str(repo / "Snakefile"), "--directory", str(workdir), *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    return subprocess.run(command, capture_output=True, text=True, env=venv_env(), timeout=900)
 
 
 def write_params(repo: Path, workdir: Path, edit) -> None:
@@ -62,9 +66,8 @@ def git(root: Path, *args: str) -> None:
 
 def tool(root: Path, *command: str) -> subprocess.CompletedProcess:
     """``dvc`` / ``snakemake`` of this environment, run in ``root`` as a user would."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run([str(BIN / command[0]), *command[1:]], cwd=root, capture_output=True, text=True, env=env,
-                          timeout=1200)  # fmt: skip
+    return subprocess.run([str(BIN / command[0]), *command[1:]], cwd=root, capture_output=True, text=True,
+                          env=venv_env(), timeout=1200)  # fmt: skip
 
 
 def project_copy(repo: Path, root: Path) -> Path:
@@ -93,8 +96,7 @@ def micro_project(repo, tmp_path_factory) -> tuple[Path, str]:
 
 
 def test_lint_is_clean(repo):
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=repo, capture_output=True, text=True, env=env)
+    result = tool(repo, "snakemake", "--lint")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -38,7 +38,7 @@ def micro(params: dict) -> None:
     embedded = params["autoencoder"]["embedded"]
     embedded["architecture"].update(block_out_channels=[8, 8, 16, 16], norm_num_groups=4)
     embedded["training"].update(
-        steps=4, batch_size=2, crop_size=16, log_every=1, validate_every=2, checkpoint_every=2, bfloat16=False
+        steps=4, batch_size=2, crop_size=16, log_every=1, validate_every=2, checkpoint_every=2, precision="fp32"
     )
     igae = params["igae"]
     igae["scenes"].update(features=4, resolution=8, hidden=8)

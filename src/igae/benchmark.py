@@ -8,31 +8,10 @@ dimensionless, so they compare across machines; the absolute figures come with a
 
 from __future__ import annotations
 
-import os
-import platform
 from typing import Any, Dict, List, Optional, Sequence
 
-import torch
-
+from igae.hardware import describe_machine
 from igae.nerf.bench import format_rows
-
-
-def machine_description(device: str) -> Dict[str, Any]:
-    """What the figures were measured on: accelerator, CPU, threads and software versions."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {
-        "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def nerf_speed_ratios(rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -71,8 +50,7 @@ def format_report(
 ) -> str:
     """Markdown: the machine, every run's figures, the latent/RGB ratios per method, and the IG-AE step rate."""
     lines = [
-        f"machine: {machine['device']} | CPU {machine['cpu']} ({machine['cpu_count']} cores, "
-        f"{machine['torch_threads']} torch threads) | torch {machine['torch']}",
+        f"machine: {describe_machine(machine)}",
         "",
         format_rows(list(runs)),
         "",

@@ -278,7 +278,7 @@ def _cmd_train_igae_stage(args: argparse.Namespace) -> None:
         volume=volume,
         work_dir=args.work_dir,
         cache_latents=cache_latents,
-        bfloat16=settings["bfloat16"],
+        precision=settings["precision"],
     )
     record["ablated_term"] = args.ablate
     if args.init is not None and (args.init / "metrics.json").is_file():
@@ -360,7 +360,8 @@ def _cmd_bench_igae(args: argparse.Namespace) -> None:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
-    from igae.benchmark import format_report, machine_description, nerf_speed_ratios
+    from igae.benchmark import format_report, nerf_speed_ratios
+    from igae.hardware import machine_description
     from igae.io_utils import write_json_atomic
     from igae.nerf.bench import benchmark_nerf_methods
     from igae.nerf.catalog import device_has_cuda, runnable_methods

@@ -3,7 +3,6 @@ throughput at the pipeline's resolution, on random images (no data needed)."""
 
 from __future__ import annotations
 
-import platform
 import resource
 import time
 
@@ -11,6 +10,7 @@ import torch
 
 from igae.autoencoders.embedded import build_embedded_autoencoder, random_crops, reconstruction_loss
 from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
+from igae.hardware import autocast_dtype, machine_description
 
 
 def _timed(step, repeats: int) -> float:
@@ -30,10 +30,11 @@ def benchmark_autoencoder(
     optimizer = torch.optim.AdamW(autoencoder.parameters(), lr=training.learning_rate)
     pool = torch.randint(0, 256, (64, 3, image_size, image_size), dtype=torch.uint8)
     generator = torch.Generator().manual_seed(0)
+    autocast = autocast_dtype(training.precision, torch.device(device), what="autoencoder benchmark")
 
     def train_step() -> None:
         batch = random_crops(pool, training.batch_size, training.crop_size, generator).to(device)
-        loss, _ = reconstruction_loss(autoencoder, batch, training)
+        loss, _ = reconstruction_loss(autoencoder, batch, training, autocast=autocast)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -46,9 +47,9 @@ def benchmark_autoencoder(
         decode_seconds = _timed(lambda: autoencoder.decode(latents), repeats)
     return {
         "benchmark": "autoencoder",
-        "device": device,
-        "threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(),
+        "machine": machine_description(device),
+        "precision": training.precision,
+        "autocast": str(autocast or torch.float32),
         "parameters": sum(p.numel() for p in autoencoder.parameters()),
         "train_step_seconds": round(step_seconds, 4),
         "train_steps_per_second": round(1 / step_seconds, 2),

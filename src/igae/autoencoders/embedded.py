@@ -30,6 +30,7 @@ from igae.data.image_sets import to_signed
 from igae.errors import ConfigError
 from igae.evaluation.autoencoder import reconstruct
 from igae.evaluation.image_metrics import build_lpips, psnr
+from igae.hardware import autocast_dtype
 from igae.io_utils import atomic_directory, write_json_atomic
 from igae.training.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from igae.training.monitor import TrainingMonitor
@@ -84,12 +85,13 @@ def reconstruction_loss(
     batch: torch.Tensor,
     training: EmbeddedTraining,
     perceptual: torch.nn.Module | None = None,
+    autocast: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The embedded AE's training loss on ``batch`` [B, 3, s, s] in [-1, 1]: MSE + ``l1_weight`` * L1 +
-    ``kl_weight`` * KL (+ ``lpips_weight`` * LPIPS when ``perceptual`` is given), on a posterior sample.
+    ``kl_weight`` * KL (+ ``lpips_weight`` * LPIPS when ``perceptual`` is given), on a posterior sample, with the
+    autoencoder under ``autocast`` (``None``: fp32; see :func:`igae.hardware.autocast_dtype`).
     Returns the total and each term."""
-    device_type = batch.device.type
-    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=training.bfloat16):
+    with torch.autocast(batch.device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
         posterior = autoencoder.posterior(batch)
         reconstruction = autoencoder.decode(posterior.sample(), clamp=False).float()
     losses = {
@@ -129,11 +131,13 @@ def train_embedded_autoencoder(
     ``out_dir/training.json``.
     """
     image_size = train_images.shape[-1]
+    autocast = autocast_dtype(training.precision, torch.device(device), what="embedded autoencoder training")
     settings = {
         "architecture": dataclasses.asdict(architecture),
         "training": dataclasses.asdict(training),
         "train_images": int(len(train_images)),
         "image_size": int(image_size),
+        "autocast": str(autocast),  # the precision run, so a checkpoint is resumed only in the same one
     }
     run_id = fingerprint(settings)
     torch.manual_seed(training.seed)
@@ -161,7 +165,7 @@ def train_embedded_autoencoder(
     last_losses: dict[str, float] = {}
     for step in range(start_step, training.steps):
         batch = random_crops(train_images, training.batch_size, training.crop_size, generator).to(device)
-        total, losses = reconstruction_loss(autoencoder, batch, training, perceptual)
+        total, losses = reconstruction_loss(autoencoder, batch, training, perceptual, autocast)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()

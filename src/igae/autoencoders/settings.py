@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from igae.errors import ConfigError
+from igae.hardware import check_precision
 
 #: The paper's tanh normaliser: ``tanh(0.02 * z)`` (IG-AE ``vae.normalization.scale``, latent-nerfstudio
 #: ``tanh_scale``); eps keeps the inverse finite (latent-nerfstudio's value).
@@ -48,8 +49,11 @@ class EmbeddedTraining:
     l1_weight: float = 1.0
     kl_weight: float = 1e-6
     lpips_weight: float = 0.0
-    bfloat16: bool = False  # autocast the forward pass to bfloat16 (faster on CPUs with AVX512-BF16 and on GPUs)
+    precision: str = "auto"  # auto | fp32 | bf16 (igae.hardware: bf16 autocast only where native, by default)
     seed: int = 0
     log_every: int = 25
     validate_every: int = 250
     checkpoint_every: int = 100
+
+    def __post_init__(self) -> None:
+        check_precision(self.precision, "autoencoder.embedded.training.precision")

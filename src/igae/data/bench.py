@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from igae.data.meshes import normalize_parts
 from igae.data.procedural import generate_object
 from igae.data.render import Lighting
 from igae.data.scenes import RenderSettings, render_views
+from igae.hardware import cpu_model
 
 
 def benchmark_render(scenes: int, views: int, samples_per_pixel: int, image_size: int) -> dict:
@@ -35,5 +35,5 @@ def benchmark_render(scenes: int, views: int, samples_per_pixel: int, image_size
         "samples_per_pixel": samples_per_pixel,
         "processes": 1,
         "cpu_count": os.cpu_count(),
-        "machine": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
     }

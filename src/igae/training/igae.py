@@ -34,6 +34,7 @@ from igae.data.image_sets import to_signed, to_unit
 from igae.data.multiview import PosedViews
 from igae.evaluation.autoencoder import comparison_grid
 from igae.evaluation.image_metrics import ImageMetrics, build_lpips, psnr
+from igae.hardware import autocast_dtype
 from igae.io_utils import atomic_directory, write_bytes_atomic, write_json_atomic, write_png_atomic
 from igae.scenes.renderer import VolumeSettings, render_latents
 from igae.scenes.triplane import TinyMLP, TriPlanes, total_variation
@@ -246,11 +247,14 @@ def train_stage(
     volume: VolumeSettings,
     work_dir: Path,
     cache_latents: bool = False,
-    bfloat16: bool = False,
+    precision: str = "fp32",
 ) -> dict:
-    """Run one stage in place on ``autoencoder`` and ``scenes``; returns the final monitoring record."""
+    """Run one stage in place on ``autoencoder`` and ``scenes``; returns the final monitoring record.
+
+    ``precision`` (auto | fp32 | bf16) autocasts the objective as :func:`igae.hardware.autocast_dtype` decides."""
     device = autoencoder.device
     work_dir = Path(work_dir)
+    autocast = autocast_dtype(precision, device, what=f"IG-AE {name}")
     run_id = fingerprint(
         {
             "stage": name,
@@ -259,6 +263,7 @@ def train_stage(
             "views": len(train_views),
             "scenes": len(train_views.scenes),
             "cache": cache_latents,
+            "autocast": str(autocast),
         }
     )
     for parameter in autoencoder.parameters():
@@ -339,7 +344,7 @@ def train_stage(
             if stage.real_batch_size > 0:
                 picks = [real_order[(real_cursor + i) % len(real_order)] for i in range(stage.real_batch_size)]
                 real, real_cursor = real_train[torch.stack(picks)], real_cursor + stage.real_batch_size
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bfloat16):
+            with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
                 total, terms = objective(
                     train_views.subset(indices), real, cached[indices] if cached is not None else None
                 )

@@ -88,10 +88,23 @@ def test_each_loss_is_zero_on_a_perfect_prediction(monkeypatch):
     objective = objective_for(igae.LossWeights())
     views = posed_views().subset(torch.arange(3))
     real = posed_views().images[3:5]
-    truth = {3: to_signed(views.images), 2: to_signed(real)}
-    monkeypatch.setattr(objective.autoencoder, "encode", lambda images, **_: torch.zeros(len(images), 4, 4, 4))
-    monkeypatch.setattr(objective.autoencoder, "decode", lambda latents, **_: truth[len(latents)])
-    monkeypatch.setattr(objective, "render", lambda v, r: objective.normalizer.normalize(torch.zeros(len(v), 4, r, r)))
+    # One decoder call per step, on [decoded renders; synthetic reconstructions; real reconstructions].
+    truth = torch.cat([to_signed(views.images), to_signed(views.images), to_signed(real)])
+    encoded_batches, decoded_batches = [], []
+
+    def encode(images, **_):
+        encoded_batches.append(len(images))
+        return torch.zeros(len(images), 4, 4, 4)
+
+    def decode(latents, **_):
+        decoded_batches.append(len(latents))
+        return truth[: len(latents)]
+
+    monkeypatch.setattr(objective.autoencoder, "encode", encode)
+    monkeypatch.setattr(objective.autoencoder, "decode", decode)
+    monkeypatch.setattr(
+        objective, "render", lambda v, r, _planes: objective.normalizer.normalize(torch.zeros(len(v), 4, r, r))
+    )
     with torch.no_grad():
         objective.scenes.planes.planes.fill_(0.3)
     total, terms = objective(views, real)
@@ -99,6 +112,22 @@ def test_each_loss_is_zero_on_a_perfect_prediction(monkeypatch):
     for name, value in terms.items():
         assert value.item() == pytest.approx(0.0, abs=1e-6), name
     assert total.item() == pytest.approx(0.0, abs=1e-6)
+    assert encoded_batches == [3 + 2] and decoded_batches == [3 + 3 + 2]  # one pass each, views and real together
+
+
+def test_joint_autoencoder_passes_match_separate_calls():
+    """Encoding (decoding) the step's batches in one call gives each image what a call of its own gives."""
+    autoencoder = objective_for(igae.LossWeights()).autoencoder.eval()
+    first, second = to_signed(posed_views().images[:3]), to_signed(posed_views().images[3:5])
+    with torch.no_grad():
+        encode_mean = lambda images: autoencoder.encode(images, sample=False)  # noqa: E731
+        together = igae._split_like([first, None, second], encode_mean)
+        decoded = igae._split_like([together[2], together[0]], autoencoder.decode)
+        separate = [encode_mean(first), encode_mean(second)]
+        separate_decoded = [autoencoder.decode(separate[1]), autoencoder.decode(separate[0])]
+    assert together[1] is None and igae._split_like([None, None], encode_mean) == [None, None]
+    for joint, alone in zip([together[0], together[2], *decoded], [*separate, *separate_decoded]):
+        torch.testing.assert_close(joint, alone, rtol=1e-4, atol=1e-5)
 
 
 def test_empty_scenes_render_the_latent_background():

@@ -297,21 +297,28 @@ def test_every_method_trains_on_cuda(method, micro_scene, micro_autoencoder, tmp
     assert np.isfinite(record["metrics"]["psnr"])
 
 
-def test_benchmark_reports_latent_over_rgb_ratios_from_one_run(micro_scene, micro_autoencoder):
-    from igae.benchmark import format_report, machine_description, nerf_speed_ratios
+def test_benchmark_reports_latent_over_rgb_ratios_at_both_ray_budgets(micro_scene, micro_autoencoder):
+    from igae.benchmark import format_report, nerf_speed_ratios
+    from igae.hardware import machine_description
     from igae.nerf.bench import benchmark_nerf_methods
 
     rows = benchmark_nerf_methods(
         ["tensorf"], micro_scene, micro_autoencoder, micro_settings(), steps=2, alignment_steps=1,
         normalizer_scale=0.5, latent_channels=4, device="cpu",
     )  # fmt: skip
-    assert [(row["method"], row["space"]) for row in rows] == [("tensorf", "latent"), ("tensorf", "rgb")]
+    assert [(row["space"], row["rgb_budget"]) for row in rows] == [
+        ("latent", "-"), ("rgb", "equal-rays"), ("rgb", "nerfstudio-default")
+    ]  # fmt: skip
+    latent, equal, default = rows
+    assert equal["rays_per_step"] == latent["rays_per_step"] and default["rays_per_step"] == 4096  # TensoRF's batch
     assert all(row["iterations_per_second"] > 0 and np.isfinite(row["psnr"]) for row in rows)
-    (ratio,) = nerf_speed_ratios(rows)
-    latent, rgb = rows
-    assert ratio["step_time_ratio"] == pytest.approx(rgb["iterations_per_second"] / latent["iterations_per_second"])
-    assert ratio["render_time_ratio"] == pytest.approx(
-        latent["render_seconds_per_image"] / rgb["render_seconds_per_image"]
-    )
-    report = format_report(machine_description("cpu"), rows, [ratio], None)
-    assert report.count("| tensorf |") == 3 and report.startswith("machine: cpu")
+    assert latent["seconds_per_step"]["rgb_alignment"] > 0 and equal["seconds_per_step"]["rgb_alignment"] is None
+    ratios = nerf_speed_ratios(rows)
+    assert [ratio["rgb_budget"] for ratio in ratios] == ["equal-rays", "nerfstudio-default"]
+    for ratio, rgb in zip(ratios, [equal, default]):
+        assert ratio["step_time_ratio"] == pytest.approx(rgb["iterations_per_second"] / latent["iterations_per_second"])
+        assert ratio["render_time_ratio"] == pytest.approx(
+            latent["render_seconds_per_image"] / rgb["render_seconds_per_image"]
+        )
+    report = format_report(machine_description("cpu"), rows, ratios, None)
+    assert report.count("| tensorf |") == 5 and report.startswith("machine: cpu | CPU ")

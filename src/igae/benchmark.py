@@ -15,23 +15,28 @@ from igae.nerf.bench import format_rows
 
 
 def nerf_speed_ratios(rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Per method with both a latent and an RGB row of ``benchmark_nerf_methods``: seconds per training step and
-    per rendered image (decoding included) of each, and the latent/RGB ratios (< 1: latent is faster)."""
-    by_method: Dict[str, Dict[str, Dict[str, Any]]] = {}
-    for row in rows:
-        by_method.setdefault(row["method"], {})[row["space"]] = row
+    """Per method and RGB budget (:data:`igae.nerf.bench.RGB_BUDGETS`) with both a latent and an RGB row of
+    ``benchmark_nerf_methods``: seconds per training step (the latent run's whole run, and each of its stages:
+    stage 1 renders the latent only, stage 2 also decodes it) and per rendered image (decoding included), and the
+    latent/RGB ratios (< 1: latent is faster)."""
+    latent_rows = {row["method"]: row for row in rows if row["space"] == "latent"}
     ratios = []
-    for method, spaces in by_method.items():
-        if not {"latent", "rgb"} <= set(spaces):
+    for rgb in rows:
+        latent = latent_rows.get(rgb["method"])
+        if rgb["space"] != "rgb" or latent is None:
             continue
-        latent, rgb = spaces["latent"], spaces["rgb"]
         latent_step, rgb_step = 1.0 / latent["iterations_per_second"], 1.0 / rgb["iterations_per_second"]
+        stage1, stage2 = latent["seconds_per_step"]["latent_supervision"], latent["seconds_per_step"]["rgb_alignment"]
         ratios.append(
             {
-                "method": method,
+                "method": rgb["method"],
+                "rgb_budget": rgb["rgb_budget"],
                 "latent_seconds_per_step": latent_step,
+                "latent_stage1_seconds_per_step": stage1,
+                "latent_stage2_seconds_per_step": stage2,
                 "rgb_seconds_per_step": rgb_step,
                 "step_time_ratio": latent_step / rgb_step,
+                "stage1_step_time_ratio": stage1 / rgb_step,
                 "latent_seconds_per_image": latent["render_seconds_per_image"],
                 "rgb_seconds_per_image": rgb["render_seconds_per_image"],
                 "render_time_ratio": latent["render_seconds_per_image"] / rgb["render_seconds_per_image"],
@@ -54,16 +59,19 @@ def format_report(
         "",
         format_rows(list(runs)),
         "",
-        "| method | latent s/step | RGB s/step | step time latent/RGB | latent s/image | RGB s/image "
-        "| render time latent/RGB | rays/step latent, RGB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | RGB budget | rays/step latent, RGB | latent s/step (stage 1, stage 2) | RGB s/step "
+        "| step time latent/RGB (stage 1 alone) | latent s/image | RGB s/image | render time latent/RGB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in ratios:
+        stage2 = row["latent_stage2_seconds_per_step"]
         lines.append(
-            f"| {row['method']} | {row['latent_seconds_per_step']:.4f} | {row['rgb_seconds_per_step']:.4f} "
-            f"| {row['step_time_ratio']:.3f} | {row['latent_seconds_per_image']:.4f} "
-            f"| {row['rgb_seconds_per_image']:.4f} | {row['render_time_ratio']:.4f} "
-            f"| {row['latent_rays_per_step']}, {row['rgb_rays_per_step']} |"
+            f"| {row['method']} | {row['rgb_budget']} | {row['latent_rays_per_step']}, {row['rgb_rays_per_step']} "
+            f"| {row['latent_seconds_per_step']:.4f} ({row['latent_stage1_seconds_per_step']:.4f}, "
+            f"{'-' if stage2 is None else f'{stage2:.4f}'}) | {row['rgb_seconds_per_step']:.4f} "
+            f"| {row['step_time_ratio']:.3f} ({row['stage1_step_time_ratio']:.3f}) "
+            f"| {row['latent_seconds_per_image']:.4f} | {row['rgb_seconds_per_image']:.4f} "
+            f"| {row['render_time_ratio']:.4f} |"
         )
     if igae is None:
         return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Short latent and RGB runs of each NeRF method on one scene: iterations per second and decoded PSNR.
+"""Short latent and RGB runs of each NeRF method on one scene: seconds per step (per stage), per rendered image,
+and decoded PSNR, with the RGB baseline at equal rays and at nerfstudio's default ray batch.
 
 ``igae benchmark`` runs it; it is the plugin's GPU check (every method, instant-ngp and splatfacto included, on a CUDA
 machine) and its speed benchmark on CPU. Each run is a real :func:`igae.nerf.run.run_nerf` in a temporary folder.
@@ -11,7 +12,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from igae.nerf.methods import get_method, trainer_config
 from igae.nerf.run import NerfSettings, run_nerf
+
+#: The RGB baselines' ray budgets: as many rays per step as the latent run renders (one whole latent view: 256 at
+#: 128x128), and nerfstudio's default batch (4096 rays for most methods, what the paper's RGB baselines use).
+RGB_BUDGETS = ("equal-rays", "nerfstudio-default")
 
 
 def benchmark_nerf_methods(
@@ -27,42 +33,68 @@ def benchmark_nerf_methods(
     device: str,
     threads: Optional[int] = None,
 ) -> List[Dict[str, Any]]:
-    """One latent and one RGB run per method (``steps`` + ``alignment_steps`` each); a row of figures per run."""
+    """Per method, one latent run and one RGB run per budget of :data:`RGB_BUDGETS` (``steps`` +
+    ``alignment_steps`` each; the RGB default-budget run is left out where it equals the latent rays); a row of
+    figures per run, with the latent run's seconds per step of each stage."""
     settings = dataclasses.replace(
         settings, latent_supervision_steps=steps, rgb_alignment_steps=alignment_steps, checkpoint_every=10**9
     )
     rows = []
     with tempfile.TemporaryDirectory(prefix="igae-bench-nerf-") as tmp:
+
+        def run(method: str, space: str, budget: str, run_settings: NerfSettings) -> Dict[str, Any]:
+            work = Path(tmp) / f"{space}-{budget}-{method}"
+            record = run_nerf(
+                method, space, scene, work / "run", work / "metrics.json", work / "views.png", run_settings,
+                autoencoder=autoencoder if space == "latent" else None, latent_channels=latent_channels,
+                normalizer_scale=normalizer_scale, device=device, threads=threads,
+            )  # fmt: skip
+            row = {
+                "method": method,
+                "space": space,
+                "rgb_budget": budget,
+                "iterations_per_second": record["train_iterations_per_second"],
+                "rays_per_step": record["rays_per_step"],
+                "seconds_per_step": record["seconds_per_step"],
+                "psnr": record["metrics"]["psnr"],
+                "render_seconds_per_image": record["render_seconds_per_image"],
+            }
+            rows.append(row)
+            return row
+
         for method in methods:
-            for space in ("latent", "rgb"):
-                work = Path(tmp) / f"{space}-{method}"
-                record = run_nerf(
-                    method, space, scene, work / "run", work / "metrics.json", work / "views.png", settings,
-                    autoencoder=autoencoder if space == "latent" else None, latent_channels=latent_channels,
-                    normalizer_scale=normalizer_scale, device=device, threads=threads,
-                )  # fmt: skip
-                rows.append(
-                    {
-                        "method": method,
-                        "space": space,
-                        "iterations_per_second": record["train_iterations_per_second"],
-                        "rays_per_step": record["rays_per_step"],
-                        "psnr": record["metrics"]["psnr"],
-                        "render_seconds_per_image": record["render_seconds_per_image"],
-                    }
-                )
+            latent_rays = run(method, "latent", "-", settings)["rays_per_step"]
+            others = {name: rays for name, rays in settings.rgb_rays_per_batch.items() if name != method}
+            run(
+                method,
+                "rgb",
+                "equal-rays",
+                dataclasses.replace(settings, rgb_rays_per_batch={**others, method: latent_rays}),
+            )
+            default = dataclasses.replace(settings, rgb_rays_per_batch=others)
+            if rgb_rays_per_step(method, default) != latent_rays:
+                run(method, "rgb", "nerfstudio-default", default)
     return rows
+
+
+def rgb_rays_per_step(method: str, settings: NerfSettings) -> int:
+    """Rays per step of ``method``'s RGB run under ``settings`` (nerfstudio's default when it sets none)."""
+    default = trainer_config(get_method(method), "rgb").pipeline.datamanager.rays_per_batch
+    return settings.rgb_rays_per_batch.get(method, default)
 
 
 def format_rows(rows: List[Dict[str, Any]]) -> str:
     """A Markdown table of :func:`benchmark_nerf_methods` rows."""
     lines = [
-        "| method | space | iterations/s | rays/step | decoded PSNR (dB) | s per rendered image |",
-        "|---|---|---|---|---|---|",
+        "| method | space | RGB budget | iterations/s | rays/step | s/step stage 1 | s/step stage 2 "
+        "| decoded PSNR (dB) | s per rendered image |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
+        stage1, stage2 = row["seconds_per_step"]["latent_supervision"], row["seconds_per_step"]["rgb_alignment"]
         lines.append(
-            f"| {row['method']} | {row['space']} | {row['iterations_per_second']:.2f} | {row['rays_per_step']} "
+            f"| {row['method']} | {row['space']} | {row['rgb_budget']} | {row['iterations_per_second']:.2f} "
+            f"| {row['rays_per_step']} | {stage1:.4f} | {'-' if stage2 is None else f'{stage2:.4f}'} "
             f"| {row['psnr']:.2f} | {row['render_seconds_per_image']:.4f} |"
         )
     return "\n".join(lines)

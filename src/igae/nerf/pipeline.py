@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Literal, Optional, Tuple, Type
 
 import numpy as np
 import torch
@@ -43,6 +43,12 @@ from igae.nerf.datamanager import LatentDataManagerConfig
 from igae.nerf.latent_space import LatentSpace, LatentSpaceConfig
 from igae.nerf.models import ChannelOutputConfig
 from igae.training.monitor import format_duration
+
+# nerfstudio's learning-rate schedules return numpy floats, which end up in every checkpoint; torch >= 2.6 loads
+# checkpoints with weights_only=True by default, so resuming, ns-eval, ns-viewer and --load-dir would refuse them.
+# These are plain numeric types, safe to allow. (Here, where every path that loads a pipeline passes, rather than
+# in the package's __init__, so that igae.nerf.catalog stays importable without torch.)
+torch.serialization.add_safe_globals([np._core.multiarray.scalar, np.dtype, np.dtypes.Float64DType])
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +126,7 @@ class LatentPipeline(Pipeline):
         self.model.to(device)
         self.latent_space.to(device)
         self.register_buffer("train_seconds", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("alignment_seconds", torch.zeros((), dtype=torch.float64))  # stage 2's share
         self.last_losses: Dict[str, Tensor] = {}  # of the latest training step, for the progress log
         self._image_metrics: List[ImageMetrics] = []  # built on first use; a list keeps it out of checkpoints
 
@@ -170,7 +177,7 @@ class LatentPipeline(Pipeline):
 
     def get_training_callbacks(self, attributes: TrainingCallbackAttributes) -> List[TrainingCallback]:
         callbacks = self.datamanager.get_training_callbacks(attributes) + self.model.get_training_callbacks(attributes)
-        timer = IterationTimer(self.train_seconds, self.device)
+        timer = IterationTimer(self.train_seconds, self.device, self.alignment_seconds, self.aligning)
         callbacks += [
             TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], timer.start),
             TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], timer.stop),
@@ -270,10 +277,17 @@ class LatentPipeline(Pipeline):
 
 
 class IterationTimer:
-    """Adds the wall time of each training iteration to a tensor (synchronising CUDA so the time is real)."""
+    """Adds the wall time of each training iteration to a tensor (synchronising CUDA so the time is real), and
+    that of the iterations ``in_part(step)`` says are in a part (stage 2) to a second one, when given."""
 
-    def __init__(self, total: Tensor, device: torch.device):
-        self.total = total
+    def __init__(
+        self,
+        total: Tensor,
+        device: torch.device,
+        part: Optional[Tensor] = None,
+        in_part: Optional[Callable[[int], bool]] = None,
+    ):
+        self.total, self.part, self.in_part = total, part, in_part
         self.cuda = torch.device(device).type == "cuda"
         self.started = 0.0
 
@@ -286,7 +300,10 @@ class IterationTimer:
         self.started = self._now()
 
     def stop(self, step: int) -> None:
-        self.total += self._now() - self.started
+        seconds = self._now() - self.started
+        self.total += seconds
+        if self.part is not None and self.in_part is not None and self.in_part(step):
+            self.part += seconds
 
 
 class ProgressLog:

@@ -97,11 +97,12 @@ def importance_depths(
     return (start + fraction * (end - start)).unsqueeze(-1)
 
 
-def _query(planes: TriPlanes, mlp: TinyMLP, scene_ids, origins, directions, depths):
-    """MLP outputs at ``origins + depths * directions``: depths [B, N, S, 1] -> raw density, colours."""
+def _query(planes: TriPlanes, mlp: TinyMLP, scene_planes, origins, directions, depths):
+    """MLP outputs at ``origins + depths * directions`` in the gathered ``scene_planes`` [B, 3, F, R, R]:
+    depths [B, N, S, 1] -> raw density, colours."""
     batch, rays, samples, _ = depths.shape
     points = origins[:, :, None] + directions[:, :, None] * depths  # [B, N, S, 3]
-    features = planes.sample(scene_ids, points.reshape(batch, rays * samples, 3))
+    features = planes.sample(scene_planes, points.reshape(batch, rays * samples, 3))
     raw_density, colours = mlp(features)
     return raw_density.view(batch, rays, samples, 1), colours.view(batch, rays, samples, -1)
 
@@ -116,12 +117,18 @@ def render_latents(
     background: torch.Tensor,
     settings: VolumeSettings = VolumeSettings(),
     generator: torch.Generator | None = None,
+    *,
+    scene_planes: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Render scenes ``scene_ids`` [B] from cameras [B, 4, 4] / [B, 3, 3] at ``resolution``^2.
 
-    ``background`` [C] is the latent background colour in [0, 1]. Returns ``latent`` [B, C, R, R] in (-1, 1)
-    (the normalised-latent range, before any clamp), ``depth`` [B, 1, R, R] and ``opacity`` [B, 1, R, R].
+    ``background`` [C] is the latent background colour in [0, 1]. ``scene_planes``: ``planes.planes[scene_ids]``
+    [B, 3, F, R, R] if the caller has gathered it (else gathered here), read by both passes, so its backward
+    scatters into the full plane tensor once per step, not once per pass. Returns ``latent`` [B, C, R, R] in
+    (-1, 1) (the normalised-latent range, before any clamp), ``depth`` [B, 1, R, R] and ``opacity`` [B, 1, R, R].
     """
+    if scene_planes is None:
+        scene_planes = planes.planes[scene_ids]
     origins, directions = camera_rays(cam_to_world, intrinsics, resolution)
     batch, rays, _ = origins.shape
     coarse = torch.linspace(settings.near, settings.far, settings.coarse_samples, device=origins.device)
@@ -130,12 +137,12 @@ def render_latents(
         spacing = (settings.far - settings.near) / (settings.coarse_samples - 1)
         jitter = torch.rand(coarse.shape, generator=generator, device=origins.device) * spacing
         coarse = coarse + jitter
-    raw_coarse, colours_coarse = _query(planes, mlp, scene_ids, origins, directions, coarse)
+    raw_coarse, colours_coarse = _query(planes, mlp, scene_planes, origins, directions, coarse)
     if settings.importance_samples > 0:
         with torch.no_grad():
             _, _, weights = ray_march(colours_coarse, raw_coarse, coarse)
             fine = importance_depths(coarse, weights, settings.importance_samples, generator, settings.stratified)
-        raw_fine, colours_fine = _query(planes, mlp, scene_ids, origins, directions, fine)
+        raw_fine, colours_fine = _query(planes, mlp, scene_planes, origins, directions, fine)
         depths = torch.cat([coarse, fine], dim=2)
         order = depths.argsort(dim=2)
         depths = depths.gather(2, order)

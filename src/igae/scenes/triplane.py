@@ -42,10 +42,10 @@ class TriPlanes(torch.nn.Module):
     def features(self) -> int:
         return self.planes.shape[2]
 
-    def sample(self, scene_ids: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        """Features at ``points`` [B, P, 3] (world units) of scenes ``scene_ids`` [B] -> [B, P, F]."""
+    def sample(self, planes: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """Features at ``points`` [B, P, 3] (world units) of the batch's tri-planes ``planes`` [B, 3, F, R, R]
+        (``self.planes[scene_ids]``, gathered once per step by the caller) -> [B, P, F]."""
         batch, count, _ = points.shape
-        planes = self.planes[scene_ids]  # [B, 3, F, R, R]
         normalized = points * (2.0 / self.box_size)  # the box maps to [-1, 1]
         grids = torch.stack([normalized[..., list(axes)] for axes in self.axes], dim=1)  # [B, 3, P, 2]
         sampled = F.grid_sample(

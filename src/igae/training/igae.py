@@ -130,8 +130,9 @@ class IgaeObjective:
         self.volume, self.background, self.weights, self.generator = volume, background, weights, generator
         self.lpips = build_lpips("alex").to(autoencoder.device) if weights.ae_real_lpips > 0 else None
 
-    def render(self, views: PosedViews, resolution: int) -> torch.Tensor:
-        """Normalised latent renders [B, C, r, r] in [-1, 1] of the views' scenes and poses."""
+    def render(self, views: PosedViews, resolution: int, scene_planes: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised latent renders [B, C, r, r] in [-1, 1] of the views' scenes and poses (``scene_planes``: the
+        views' tri-planes [B, 3, F, R, R] when the caller has gathered them already)."""
         device = self.autoencoder.device
         out = render_latents(
             self.scenes.planes,
@@ -143,41 +144,72 @@ class IgaeObjective:
             self.background,
             self.volume,
             self.generator,
+            scene_planes=scene_planes,
         )
         return out["latent"].clamp(-1.0, 1.0)
 
     def __call__(self, views: PosedViews, real: torch.Tensor | None, targets: torch.Tensor | None = None):
         """``views``: a batch of posed synthetic views; ``real``: uint8 real images or None; ``targets``: cached
-        normalised latents of the views (frozen encoder) or None to encode now (posterior sample)."""
+        normalised latents of the views (frozen encoder) or None to encode now (posterior sample).
+
+        The step's autoencoder work runs as one encoder pass (synthetic views and real images together) and one
+        decoder pass (decoded renders, synthetic and real reconstructions together): the same per-image results
+        as separate calls (GroupNorm normalises each image on its own), in fewer, larger convolutions. The
+        views' tri-planes are gathered once, for the renderer's two passes and the TV term."""
         w, device = self.weights, self.autoencoder.device
         images = to_signed(views.images).to(device)  # [B, 3, H, W]
-        latents = None
-        if targets is None or w.ae_synthetic > 0:
-            latents = self.autoencoder.encode(images)  # posterior sample [B, C, h, w]
-            targets = self.normalizer.normalize(latents) if targets is None else targets
-        rendered = self.render(views, targets.shape[-1])
+        use_real = real is not None and (w.ae_real_mse > 0 or w.ae_real_lpips > 0 or w.real_latent_tv > 0)
+        real_images = to_signed(real).to(device) if use_real else None  # [b, 3, H, W]
+        encode_views = targets is None or w.ae_synthetic > 0
+        encoded = self._encode_together([images if encode_views else None, real_images])
+        latents, real_latents = encoded  # posterior samples [B, C, h, w], [b, C, h, w] (or None)
+        if targets is None:
+            targets = self.normalizer.normalize(latents)
+        scene_planes = self.scenes.planes.planes[views.scene_ids.to(device)]  # [B, 3, F, R, R]
+        rendered = self.render(views, targets.shape[-1], scene_planes)
+        decoded_render, reconstruction, real_reconstruction = self._decode_together(
+            [
+                self.normalizer.denormalize(rendered) if w.rgb > 0 else None,
+                latents if w.ae_synthetic > 0 else None,
+                real_latents,
+            ]
+        )
         terms: dict[str, torch.Tensor] = {}
         if w.latent > 0:
             terms["latent"] = F.mse_loss(rendered, targets)
-        if w.rgb > 0:
-            decoded = self.autoencoder.decode(self.normalizer.denormalize(rendered))
-            terms["rgb"] = F.mse_loss(decoded, images)
-        if w.ae_synthetic > 0:
-            terms["ae_synthetic"] = F.mse_loss(self.autoencoder.decode(latents), images)
+        if decoded_render is not None:
+            terms["rgb"] = F.mse_loss(decoded_render, images)
+        if reconstruction is not None:
+            terms["ae_synthetic"] = F.mse_loss(reconstruction, images)
         if w.planes_tv > 0:
-            terms["planes_tv"] = total_variation(self.scenes.planes.planes[views.scene_ids.to(device)], 2, 2)
-        if real is not None and (w.ae_real_mse > 0 or w.ae_real_lpips > 0 or w.real_latent_tv > 0):
-            real_images = to_signed(real).to(device)
-            real_latents = self.autoencoder.encode(real_images)
-            reconstruction = self.autoencoder.decode(real_latents)
+            terms["planes_tv"] = total_variation(scene_planes, 2, 2)
+        if real_reconstruction is not None:
             if w.ae_real_mse > 0:
-                terms["ae_real_mse"] = F.mse_loss(reconstruction, real_images)
+                terms["ae_real_mse"] = F.mse_loss(real_reconstruction, real_images)
             if self.lpips is not None:
-                terms["ae_real_lpips"] = self.lpips(reconstruction, real_images).mean()
+                terms["ae_real_lpips"] = self.lpips(real_reconstruction, real_images).mean()
             if w.real_latent_tv > 0:
                 terms["real_latent_tv"] = total_variation(real_latents, 2, 1)
         total = sum(getattr(w, name) * value for name, value in terms.items())
         return total, terms
+
+    def _encode_together(self, batches: list[torch.Tensor | None]) -> list[torch.Tensor | None]:
+        """Posterior samples of every given image batch [n_i, 3, H, W], from one encoder call."""
+        return _split_like(batches, lambda joined: self.autoencoder.encode(joined))
+
+    def _decode_together(self, batches: list[torch.Tensor | None]) -> list[torch.Tensor | None]:
+        """Decodings [n_i, 3, H, W] of every given latent batch [n_i, C, h, w], from one decoder call."""
+        return _split_like(batches, lambda joined: self.autoencoder.decode(joined))
+
+
+def _split_like(batches: list[torch.Tensor | None], function) -> list[torch.Tensor | None]:
+    """``function`` applied once to the given batches concatenated, its output split back per batch (``None``
+    entries stay ``None``; nothing given: no call)."""
+    present = [batch for batch in batches if batch is not None]
+    if not present:
+        return [None] * len(batches)
+    outputs = iter(function(torch.cat(present)).split([len(batch) for batch in present]))
+    return [None if batch is None else next(outputs) for batch in batches]
 
 
 @torch.no_grad()

@@ -214,3 +214,4 @@ def test_paper_size_step_benchmark_runs_and_prints_figures(tmp_path, capsys, rep
     figures = json.loads(capsys.readouterr().out)
     assert figures["autoencoder_parameters"] > 50_000_000  # the ostris KL-f8-d16 architecture
     assert figures["steps_per_second"] > 0 and figures["triplane"] == [3, 32, 8, 8]
+    assert figures["precision"] == params["igae"]["precision"] and figures["machine"]["cpu_capability"]

@@ -350,6 +350,7 @@ def _benchmark_igae(config: dict, scenes: int, steps: int, device: str) -> dict:
         model=SceneModelSettings(**config["igae"]["scenes"]),
         volume=VolumeSettings(**config["igae"]["rendering"]),
         device=device,
+        precision=config["igae"]["precision"],
     )
 
 

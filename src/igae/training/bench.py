@@ -16,6 +16,7 @@ from diffusers import AutoencoderKL
 from igae.autoencoders.model import LatentAutoencoder
 from igae.autoencoders.normalizer import TanhNormalizer
 from igae.data.multiview import PosedViews
+from igae.hardware import autocast_dtype, machine_description
 from igae.scenes.renderer import VolumeSettings
 from igae.training.igae import IgaeObjective, LossWeights, SceneModelSettings, build_scene_model
 
@@ -42,9 +43,12 @@ def benchmark_igae_step(
     model: SceneModelSettings,
     volume: VolumeSettings,
     device: str,
+    precision: str = "fp32",
 ) -> dict:
-    """Time ``steps`` stage-2 steps (all losses, every parameter group trained) after one warm-up step."""
+    """Time ``steps`` stage-2 steps (all losses, every parameter group trained) after one warm-up step, the
+    objective autocast as ``precision`` (auto | fp32 | bf16) resolves on ``device``."""
     torch.manual_seed(0)
+    autocast = autocast_dtype(precision, torch.device(device), what="IG-AE step benchmark")
     autoencoder = LatentAutoencoder(AutoencoderKL(**OSTRIS_ARCHITECTURE)).to(device).train()
     scene_model = build_scene_model(scenes, autoencoder.latent_channels, model, seed=0)
     scene_model.planes.to(device)
@@ -74,7 +78,8 @@ def benchmark_igae_step(
     real = torch.randint(0, 256, (real_batch_size, 3, image_size, image_size), dtype=torch.uint8)
 
     def step() -> None:
-        total, _ = objective(views, real)
+        with torch.autocast(torch.device(device).type, dtype=autocast or torch.float32, enabled=autocast is not None):
+            total, _ = objective(views, real)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
@@ -91,8 +96,9 @@ def benchmark_igae_step(
     seconds = (time.perf_counter() - start) / steps
     return {
         "benchmark": "igae_stage2_step",
-        "device": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
-        "threads": torch.get_num_threads(),
+        "machine": machine_description(device),
+        "precision": precision,
+        "autocast": str(autocast or torch.float32),
         "scenes": scenes,
         "batch_size": batch_size,
         "real_batch_size": real_batch_size,

@@ -1,4 +1,4 @@
-"""IG-AE step benchmark: steps per second and peak memory of a stage-2 step at a given size.
+"""IG-AE step benchmark: steps per second and peak memory of a stage-2 (or stage-1) step at a given size.
 
 At paper size (128x128, 16 channels, 500 tri-planes of [3, 32, 64, 64], 12 views + 3 real images per step,
 48 + 48 samples per ray) with an autoencoder of the ostris KL-f8-d16 architecture. The weights are random (the
@@ -15,10 +15,16 @@ from diffusers import AutoencoderKL
 
 from igae.autoencoders.model import LatentAutoencoder
 from igae.autoencoders.normalizer import TanhNormalizer
+from igae.data.image_sets import to_signed
 from igae.data.multiview import PosedViews
 from igae.hardware import autocast_dtype, machine_description
 from igae.scenes.renderer import VolumeSettings
 from igae.training.igae import IgaeObjective, LossWeights, SceneModelSettings, build_scene_model
+
+#: Stage 1's loss weights at paper scale: L_latent and the tri-plane TV only (igae_spec.md §3.1).
+WARMUP_WEIGHTS = LossWeights(
+    latent=1.0, rgb=0.0, ae_synthetic=0.0, ae_real_mse=0.0, ae_real_lpips=0.0, planes_tv=1e-5, real_latent_tv=0.0
+)
 
 #: diffusers configuration of the ostris/vae-kl-f8-d16 architecture (igae_spec.md §1.1).
 OSTRIS_ARCHITECTURE = dict(
@@ -44,12 +50,21 @@ def benchmark_igae_step(
     volume: VolumeSettings,
     device: str,
     precision: str = "fp32",
+    stage: str = "train",
 ) -> dict:
-    """Time ``steps`` stage-2 steps (all losses, every parameter group trained) after one warm-up step, the
-    objective autocast as ``precision`` (auto | fp32 | bf16) resolves on ``device``."""
+    """Time ``steps`` steps of IG-AE ``stage`` after one warm-up step, the objective autocast as ``precision``
+    (auto | fp32 | bf16) resolves on ``device``.
+
+    ``train`` (stage 2): every loss, every parameter group trained. ``warmup`` (stage 1, as :func:`train_stage`
+    runs it): the autoencoder frozen and its latents of the views cached (posterior means, encoded once), L_latent
+    + tri-plane TV, only the tri-planes and MLP trained; ``real_batch_size`` is ignored."""
+    if stage not in ("train", "warmup"):
+        raise ValueError(f"stage must be 'train' or 'warmup', got {stage!r}")
+    warmup = stage == "warmup"
     torch.manual_seed(0)
     autocast = autocast_dtype(precision, torch.device(device), what="IG-AE step benchmark")
-    autoencoder = LatentAutoencoder(AutoencoderKL(**OSTRIS_ARCHITECTURE)).to(device).train()
+    autoencoder = LatentAutoencoder(AutoencoderKL(**OSTRIS_ARCHITECTURE)).to(device).train(not warmup)
+    autoencoder.requires_grad_(not warmup)
     scene_model = build_scene_model(scenes, autoencoder.latent_channels, model, seed=0)
     scene_model.planes.to(device)
     scene_model.mlp.to(device)
@@ -61,10 +76,11 @@ def benchmark_igae_step(
         normalizer,
         volume,
         background,
-        LossWeights(),
+        WARMUP_WEIGHTS if warmup else LossWeights(),
         torch.Generator(device=device).manual_seed(0),
     )
-    optimizer = torch.optim.Adam([*autoencoder.parameters(), *scene_model.parameters()], lr=1e-5)
+    trained = scene_model.parameters() if warmup else [*autoencoder.parameters(), *scene_model.parameters()]
+    optimizer = torch.optim.Adam(trained, lr=1e-5)
     intrinsics = torch.tensor([[1.09375, 0, 0.5], [0, 1.09375, 0.5], [0, 0, 1.0]])
     camera = torch.eye(4)
     camera[2, 3] = -1.3
@@ -75,11 +91,15 @@ def benchmark_igae_step(
         torch.randint(0, scenes, (batch_size,)),
         [str(i) for i in range(scenes)],
     )
-    real = torch.randint(0, 256, (real_batch_size, 3, image_size, image_size), dtype=torch.uint8)
+    real = None if warmup else torch.randint(0, 256, (real_batch_size, 3, image_size, image_size), dtype=torch.uint8)
+    targets = None
+    if warmup:  # the frozen encoder's posterior means, once (train_stage's latent cache)
+        with torch.no_grad():
+            targets = normalizer.normalize(autoencoder.encode(to_signed(views.images).to(device), sample=False))
 
     def step() -> None:
         with torch.autocast(torch.device(device).type, dtype=autocast or torch.float32, enabled=autocast is not None):
-            total, _ = objective(views, real)
+            total, _ = objective(views, real, targets)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
@@ -95,7 +115,8 @@ def benchmark_igae_step(
         torch.cuda.synchronize()
     seconds = (time.perf_counter() - start) / steps
     return {
-        "benchmark": "igae_stage2_step",
+        "benchmark": f"igae_{stage}_step",
+        "stage": stage,
         "machine": machine_description(device),
         "precision": precision,
         "autocast": str(autocast or torch.float32),

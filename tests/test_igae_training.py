@@ -196,7 +196,8 @@ def test_a_stage_resumes_after_a_kill_and_continues_the_step_count(tmp_path, mon
         torch.testing.assert_close(scenes.state_dict()["planes"][key], value, rtol=0, atol=0)
 
 
-def test_paper_size_step_benchmark_runs_and_prints_figures(tmp_path, capsys, repo):
+@pytest.mark.parametrize("stage", ["train", "warmup"])
+def test_paper_size_step_benchmark_runs_and_prints_figures(stage, tmp_path, capsys, repo):
     import json
 
     import yaml
@@ -208,10 +209,13 @@ def test_paper_size_step_benchmark_runs_and_prints_figures(tmp_path, capsys, rep
     params["igae"]["rendering"].update(coarse_samples=4, importance_samples=4)
     params["igae"]["scenes"].update(resolution=8)
     params["igae"]["train"].update(batch_size=2, real_batch_size=1)
+    params["igae"]["warmup"].update(batch_size=2)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     args = ["bench-igae", "--params", str(tmp_path / "params.yaml"), "--scenes", "2", "--steps", "1", "--device", "cpu"]
+    args += ["--stage", stage]
     assert main(args) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["autoencoder_parameters"] > 50_000_000  # the ostris KL-f8-d16 architecture
     assert figures["steps_per_second"] > 0 and figures["triplane"] == [3, 32, 8, 8]
     assert figures["precision"] == params["igae"]["precision"] and figures["machine"]["cpu_capability"]
+    assert figures["stage"] == stage and figures["real_batch_size"] == (1 if stage == "train" else 0)

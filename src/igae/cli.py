@@ -334,29 +334,31 @@ def _cmd_bench_autoencoder(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
-def _benchmark_igae(config: dict, scenes: int, steps: int, device: str) -> dict:
-    """Timed IG-AE stage-2 steps at the size of ``config`` (a resolved params.yaml) with ``scenes`` tri-planes."""
+def _benchmark_igae(config: dict, scenes: int, steps: int, device: str, stage: str = "train") -> dict:
+    """Timed IG-AE steps of ``stage`` (train: stage 2, warmup: stage 1) at the size of ``config`` (a resolved
+    params.yaml) with ``scenes`` tri-planes."""
     from igae.scenes.renderer import VolumeSettings
     from igae.training.bench import benchmark_igae_step
     from igae.training.igae import SceneModelSettings
 
-    stage = config["igae"]["train"]
+    settings = config["igae"][stage]
     return benchmark_igae_step(
         scenes=scenes,
-        batch_size=stage["batch_size"],
-        real_batch_size=stage["real_batch_size"],
+        batch_size=settings["batch_size"],
+        real_batch_size=settings["real_batch_size"],
         image_size=config["render"]["image_size"],
         steps=steps,
         model=SceneModelSettings(**config["igae"]["scenes"]),
         volume=VolumeSettings(**config["igae"]["rendering"]),
         device=device,
         precision=config["igae"]["precision"],
+        stage=stage,
     )
 
 
 def _cmd_bench_igae(args: argparse.Namespace) -> None:
     _set_threads(args.threads)
-    result = _benchmark_igae(_load_config(args), args.scenes, args.steps, _resolve_device(args.device))
+    result = _benchmark_igae(_load_config(args), args.scenes, args.steps, _resolve_device(args.device), args.stage)
     print(json.dumps(result, indent=2))
 
 
@@ -604,8 +606,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runtime_arguments(command)
     command.set_defaults(handler=_cmd_bench_autoencoder)
 
-    command = commands.add_parser("bench-igae", help="print IG-AE stage-2 step speed and memory (ostris-size AE)")
+    command = commands.add_parser("bench-igae", help="print IG-AE step speed and memory (ostris-size AE)")
     _add_params_arguments(command)
+    command.add_argument("--stage", choices=("train", "warmup"), default="train", help="stage 2 (default) or 1")
     command.add_argument("--scenes", type=int, default=500, help="tri-planes held (paper: 500)")
     command.add_argument("--steps", type=int, default=20)
     _add_runtime_arguments(command)

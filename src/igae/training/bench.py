@@ -122,7 +122,7 @@ def benchmark_igae_step(
         "autocast": str(autocast or torch.float32),
         "scenes": scenes,
         "batch_size": batch_size,
-        "real_batch_size": real_batch_size,
+        "real_batch_size": 0 if warmup else real_batch_size,
         "image_size": image_size,
         "triplane": [3, model.features, model.resolution, model.resolution],
         "samples_per_ray": volume.coarse_samples + volume.importance_samples,

@@ -7,7 +7,7 @@ import torch
 
 from igae.autoencoders.settings import EmbeddedTraining
 from igae.errors import ConfigError
-from igae.hardware import autocast_dtype, machine_description, native_bf16
+from igae.hardware import autocast_context, autocast_dtype, machine_description, native_bf16
 
 CPU = torch.device("cpu")
 
@@ -64,3 +64,11 @@ def test_probe_and_machine_description_agree_on_this_machine():
     assert machine["native_bf16"] is native_bf16(CPU) is bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     assert machine["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert machine["cpu"]
+
+
+def test_autocast_context_runs_the_chosen_dtype():
+    a, b = torch.ones(4, 4), torch.ones(4, 4)
+    with autocast_context(None, CPU):
+        assert (a @ b).dtype == torch.float32
+    with autocast_context(torch.bfloat16, "cpu"):
+        assert (a @ b).dtype == torch.bfloat16

@@ -122,3 +122,10 @@ def autocast_dtype(
         "yes" if native else "no",
     )
     return torch.bfloat16 if use_bf16 else None
+
+
+def autocast_context(dtype: torch.dtype | None, device: torch.device | str):
+    """The autocast context of a dtype from :func:`autocast_dtype` on ``device`` (``None``: fp32, autocast off)."""
+    import torch
+
+    return torch.autocast(torch.device(device).type, dtype=dtype or torch.float32, enabled=dtype is not None)

@@ -30,7 +30,7 @@ from igae.data.image_sets import to_signed
 from igae.errors import ConfigError
 from igae.evaluation.autoencoder import reconstruct
 from igae.evaluation.image_metrics import build_lpips, psnr
-from igae.hardware import autocast_dtype
+from igae.hardware import autocast_context, autocast_dtype
 from igae.io_utils import atomic_directory, write_json_atomic
 from igae.training.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from igae.training.monitor import TrainingMonitor
@@ -91,7 +91,7 @@ def reconstruction_loss(
     ``kl_weight`` * KL (+ ``lpips_weight`` * LPIPS when ``perceptual`` is given), on a posterior sample, with the
     autoencoder under ``autocast`` (``None``: fp32; see :func:`igae.hardware.autocast_dtype`).
     Returns the total and each term."""
-    with torch.autocast(batch.device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
+    with autocast_context(autocast, batch.device):
         posterior = autoencoder.posterior(batch)
         reconstruction = autoencoder.decode(posterior.sample(), clamp=False).float()
     losses = {

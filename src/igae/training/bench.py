@@ -17,7 +17,7 @@ from igae.autoencoders.model import LatentAutoencoder
 from igae.autoencoders.normalizer import TanhNormalizer
 from igae.data.image_sets import to_signed
 from igae.data.multiview import PosedViews
-from igae.hardware import autocast_dtype, machine_description
+from igae.hardware import autocast_context, autocast_dtype, machine_description
 from igae.scenes.renderer import VolumeSettings
 from igae.training.igae import IgaeObjective, LossWeights, SceneModelSettings, build_scene_model
 
@@ -98,7 +98,7 @@ def benchmark_igae_step(
             targets = normalizer.normalize(autoencoder.encode(to_signed(views.images).to(device), sample=False))
 
     def step() -> None:
-        with torch.autocast(torch.device(device).type, dtype=autocast or torch.float32, enabled=autocast is not None):
+        with autocast_context(autocast, device):
             total, _ = objective(views, real, targets)
         optimizer.zero_grad(set_to_none=True)
         total.backward()

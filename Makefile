@@ -23,7 +23,9 @@ $(STAMP): pyproject.toml constraints.txt workflow/envs/igae.post-deploy.sh
 run: setup
 	$(VENV)/bin/snakemake --cores $(CORES)
 
+# Import layers first (seconds; igae.commands on top, the core at the bottom), then the tests.
 test: setup
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest
 
 lint: setup

@@ -66,14 +66,14 @@ cache, as this project's does (``igae install-lpips-weights``).
 
 This project's side
 -------------------
-:func:`igae.training.bench.benchmark_igae_step` in its own child, with :class:`SceneModelSettings` (32, 64, 64)
-and :class:`VolumeSettings` (0.5, 2.1, 48, 48). It builds its own batch (random uint8 images; one fixed camera at
-radius 1.3 looking at the origin, same intrinsics), always runs one untimed warm-up step (``--warmup`` applies
-to the official side only) and returns the mean over its ``--steps`` timed steps (timed as one interval), so
-each round yields one figure. To report what it steps, the child replaces ``torch.optim.Adam`` by a subclass that
-only records its instances; with ``--tiny-autoencoder`` it also swaps ``igae.training.bench.OSTRIS_ARCHITECTURE``.
-With ``--stage warmup`` it times stage 1 as ``train_stage`` runs it: frozen AE, latents cached once (posterior
-means), L_latent + tri-plane TV, tri-planes and MLP stepped.
+:func:`igae.training.bench.benchmark_igae_step` in its own child, with :class:`TriplaneConfig` (32, 64, 64),
+:class:`VolumeConfig` (0.5, 2.1, 48, 48) and the paper preset's loss weights of the stage. It builds its own batch
+(random uint8 images; one fixed camera at radius 1.3 looking at the origin, same intrinsics), always runs one
+untimed warm-up step (``--warmup`` applies to the official side only) and returns the mean over its ``--steps``
+timed steps (timed as one interval), so each round yields one figure. To report what it steps, the child replaces
+``torch.optim.Adam`` by a subclass that only records its instances; with ``--tiny-autoencoder`` it also swaps
+``igae.training.bench.OSTRIS_ARCHITECTURE``. With ``--stage warmup`` it times stage 1 as ``train_stage`` runs it:
+frozen AE, latents cached once (posterior means), L_latent + tri-plane TV, tri-planes and MLP stepped.
 
 Differences in the work of one stage-2 step (read from both codes; the children report the stepped parameters)
 ------------------------------------------------------------------------------------------------------------
@@ -383,8 +383,8 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     import igae.training.bench as bench
-    from igae.scenes.renderer import VolumeSettings
-    from igae.training.igae import SceneModelSettings
+    from igae.config import load_config
+    from igae.config.tree import TriplaneConfig, VolumeConfig
 
     optimizers: list[torch.optim.Adam] = []
 
@@ -404,8 +404,9 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
         real_batch_size=args.real_batch,
         image_size=args.image_size,
         steps=args.steps,
-        model=SceneModelSettings(**TRIPLANE),
-        volume=VolumeSettings(**VOLUME),
+        model=TriplaneConfig(**TRIPLANE, plane_axes="orthogonal"),
+        volume=VolumeConfig(**VOLUME, stratified=True),
+        weights=getattr(load_config(preset="paper").igae, args.stage).weights,
         device=args.device,
         stage=args.stage,
     )
@@ -437,7 +438,16 @@ def run_child(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    result = run_official(args) if args.child == "official" else run_ours(args)
+    run = run_official if args.child == "official" else run_ours
+    if args.profile is None:
+        result = run(args)
+    else:  # every step of the child (warm-up included), per operator, sorted by self CPU time
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+            result = run(args)
+        table = profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=40, max_name_column_width=60)
+        os.makedirs(args.profile, exist_ok=True)
+        with open(os.path.join(args.profile, f"{args.child}.txt"), "w") as out:
+            out.write(table)
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
@@ -451,6 +461,7 @@ def measure(args: argparse.Namespace, implementation: str) -> dict[str, Any]:
         command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     command += ["--steps", str(args.steps), "--warmup", str(args.warmup)]
     command += ["--tiny-autoencoder"] if args.tiny_autoencoder else []
+    command += ["--profile", args.profile] if args.profile else []
     threads = str(args.threads)  # also for OpenMP / BLAS pools outside torch's intra-op one
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
     completed = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env)  # stderr passes through
@@ -542,6 +553,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", help="also write the results as JSON to this file")
     parser.add_argument("--tiny-autoencoder", action="store_true", help="smoke tests: small AE, 64x64 images")
+    parser.add_argument("--profile", metavar="DIR", help="write each child's torch.profiler table to DIR/<side>.txt")
     parser.add_argument("--child", choices=tuple(IMPLEMENTATIONS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     views, real = STAGE_BATCHES[args.stage]

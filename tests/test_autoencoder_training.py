@@ -13,7 +13,7 @@ import igae.autoencoders.embedded as embedded
 from igae.autoencoders.model import load_autoencoder
 from igae.autoencoders.normalizer import TanhNormalizer
 from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
-from igae.evaluation.autoencoder import evaluate_autoencoder
+from igae.autoencoders.evaluation import evaluate_autoencoder
 
 ARCHITECTURE = EmbeddedArchitecture(
     latent_channels=4, block_out_channels=(8, 8, 16, 16), norm_num_groups=4, mid_block_attention=False

@@ -60,7 +60,7 @@ def micro_scene(tmp_path_factory) -> Path:
     """A real rendered object: 10 views at 32x32 (latent 4x4), one held out."""
     root = tmp_path_factory.mktemp("scene")
     asset = root / "object.glb"
-    asset.write_bytes(parts_to_glb(normalize_parts(generate_object(1), 0.5, "z")))
+    asset.write_bytes(parts_to_glb(normalize_parts(generate_object(1, TINY.scenes.procedural), 0.5, "z")))
     render_scene(asset, root / "scene", views=10, seed=0, settings=RenderSettings(image_size=32, samples_per_pixel=4))
     return root / "scene"
 

@@ -1,8 +1,13 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from igae.config import load_config
 from igae.data.meshes import load_asset, normalize_parts
 from igae.data.procedural import PRIMITIVES, TEXTURES, generate_object, parts_to_glb, primitive, procedural_texture
+
+SETTINGS = load_config(Path(__file__).parents[1] / "params.yaml", "tiny").scenes.procedural
 
 
 def _signed_volume(vertices, faces):
@@ -26,24 +31,24 @@ def test_textures_are_valid_images(kind):
 
 
 def test_generator_is_deterministic_for_a_seed():
-    first, second = generate_object(7), generate_object(7)
+    first, second = generate_object(7, SETTINGS), generate_object(7, SETTINGS)
     assert len(first) == len(second)
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a.vertices, b.vertices)
         np.testing.assert_array_equal(a.faces, b.faces)
         np.testing.assert_array_equal(a.texture, b.texture)
     assert parts_to_glb(first) == parts_to_glb(second)
-    other = generate_object(8)
+    other = generate_object(8, SETTINGS)
     assert len(other) != len(first) or not np.array_equal(other[0].vertices, first[0].vertices)
 
 
 def test_objects_are_varied_multi_part():
-    counts = [len(generate_object(seed)) for seed in range(20)]
+    counts = [len(generate_object(seed, SETTINGS)) for seed in range(20)]
     assert min(counts) >= 3 and max(counts) <= 6 and len(set(counts)) > 1
 
 
 def test_normalised_object_is_centred_inside_the_unit_cube(tmp_path):
-    parts = normalize_parts(generate_object(3), 0.5, "z")
+    parts = normalize_parts(generate_object(3, SETTINGS), 0.5, "z")
     vertices = np.concatenate([p.vertices for p in parts])
     np.testing.assert_allclose((vertices.min(0) + vertices.max(0)) / 2, 0, atol=1e-9)
     assert np.linalg.norm(vertices, axis=1).max() == pytest.approx(0.5)

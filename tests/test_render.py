@@ -1,5 +1,6 @@
 """Rendering real and procedural assets into nerfstudio scenes (Mitsuba on CPU)."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,10 +13,12 @@ from igae.data.cameras import Intrinsics, look_at_opencv, project_points
 from igae.data.meshes import MeshPart, discover_assets, load_asset, normalize_parts
 from igae.data.procedural import generate_object, parts_to_glb, primitive
 from igae.data.render import MeshRenderer
-from igae.data.scenes import RenderSettings, render_scene
+from igae.config import load_config, typed_params
+from igae.data.scenes import render_scene
 from igae.errors import AssetError
 
-SMALL = RenderSettings(image_size=32, samples_per_pixel=4)
+TINY = load_config(Path(__file__).parents[1] / "params.yaml", "tiny")
+SMALL = dataclasses.replace(TINY.render, image_size=32, samples_per_pixel=4)
 K = Intrinsics.from_normalized(1.09375, 64, 64)
 
 
@@ -68,7 +71,7 @@ def test_real_textured_mesh_renders_with_its_texture(pybullet_data, tmp_path):
 
 def test_scene_folder_is_a_complete_nerfstudio_dataset(tmp_path):
     asset = tmp_path / "object.glb"
-    asset.write_bytes(parts_to_glb(normalize_parts(generate_object(1), 0.5, "z")))
+    asset.write_bytes(parts_to_glb(normalize_parts(generate_object(1, TINY.scenes.procedural), 0.5, "z")))
     out = tmp_path / "scene"
     record = render_scene(asset, out, views=10, seed=3, settings=SMALL, metadata={"split": "eval", "dataset": "t"})
     assert record["train_views"] == 9 and record["test_views"] == 1
@@ -95,7 +98,7 @@ def test_nerfstudio_dataparser_loads_the_scene_with_our_poses(tmp_path):
     from nerfstudio.data.dataparsers.nerfstudio_dataparser import NerfstudioDataParserConfig
 
     asset = tmp_path / "object.glb"
-    asset.write_bytes(parts_to_glb(normalize_parts(generate_object(2), 0.5, "z")))
+    asset.write_bytes(parts_to_glb(normalize_parts(generate_object(2, TINY.scenes.procedural), 0.5, "z")))
     out = tmp_path / "scene"
     render_scene(asset, out, views=10, seed=0, settings=SMALL, metadata={"split": "eval", "dataset": "t"})
     frames = json.loads((out / "transforms.json").read_text())["frames"]
@@ -130,7 +133,7 @@ def test_unloadable_asset_fails_clearly_and_leaves_nothing(tmp_path):
 
 def test_failure_while_rendering_leaves_no_partial_scene(tmp_path, monkeypatch):
     asset = tmp_path / "object.glb"
-    asset.write_bytes(parts_to_glb(normalize_parts(generate_object(1), 0.5, "z")))
+    asset.write_bytes(parts_to_glb(normalize_parts(generate_object(1, TINY.scenes.procedural), 0.5, "z")))
     calls = {"n": 0}
     original = MeshRenderer.render
 
@@ -188,7 +191,8 @@ def test_official_scenes_are_planned_by_category_and_imported_like_rendered_ones
     data = official_scene_set(tmp_path / "objaverse", {"cake": ["a1", "a2"], "house": ["b1"]})
     params = load_params(Path(__file__).parents[1] / "params.yaml", {})
     params["scenes"]["igae_train"].update(source="official", asset_dir=str(data), count=2)
-    train = [spec for spec in plan_scenes(params) if spec.split == "igae_train"]
+    tree = typed_params(params)
+    train = [spec for spec in plan_scenes(tree.scenes, tree.seed) if spec.split == "igae_train"]
     assert [(spec.scene_id, spec.dataset, spec.imported) for spec in train] == [
         ("a1", "cake", True),
         ("a2", "cake", True),
@@ -209,4 +213,4 @@ def test_official_scenes_are_planned_by_category_and_imported_like_rendered_ones
     assert not (tmp_path / "a2").exists()
     (data / "dataset_map.json").unlink()
     with pytest.raises(AssetError, match="dataset_map.json' does not exist"):
-        plan_scenes(params)
+        plan_scenes(tree.scenes, tree.seed)

@@ -1,5 +1,5 @@
 """``python -m igae`` runs the command-line interface."""
 
-from igae.cli import main
+from igae.commands import main
 
 raise SystemExit(main())

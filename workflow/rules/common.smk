@@ -1,4 +1,6 @@
-# Shared helpers: the resolved configuration, the scene plan and the command that runs the igae package.
+# Shared by every rule file: the configuration, resolved and typed once, and the run plan computed from it.
+# Which runs exist, their paths, parameters and resources all come from igae.plan (torch-free); rules only
+# expand it and call the `igae` command with the `--params` payload of the keys it reads.
 import os
 import re
 import sys
@@ -6,17 +8,14 @@ from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
 
-from igae.cli import format_flags
-from igae.config import resolve_params
-from igae.data.plan import plan_scenes
+from igae.config import resolve_params, typed_params
+from igae.plan import LATENT_SPACES, PRIORITY, STANDARD_AUTOENCODER, RunPlan
 
 SCHEMA = Path(workflow.current_basedir).parent / "schemas" / "params.schema.yaml"
-CFG = resolve_params(config, SCHEMA)
-SCENES = {spec.scene_id: spec for spec in plan_scenes(CFG)}
-# Scheduling priorities: Snakemake starts the highest ready job first. The chain render -> standard AE -> IG-AE
-# warm-up -> IG-AE stage 2 (-> ablation variants) gates most of the DAG, so it goes first; NeRFs, evaluations and
-# the control fill the cores beside it (unlisted rules: 0).
-PRIORITY = {"render": 50, "standard_autoencoder": 40, "igae_warmup": 30, "igae_train": 20, "ablation": 10}
+PLAN = RunPlan(typed_params(resolve_params(config, SCHEMA)))
+SCENES = PLAN.scenes
+EVAL_SCENES = PLAN.eval_scenes
+ABLATION = PLAN.ablation
 
 # Rules call the `igae` command. With --use-conda the rule's environment provides it; otherwise it must be
 # the one installed beside the interpreter running Snakemake, whatever else is on PATH.
@@ -34,7 +33,7 @@ wildcard_constraints:
 
 def scene_pattern(imported):
     """A regex matching exactly the planned scenes that are (or are not) imported official scenes."""
-    names = [re.escape(scene) for scene, spec in SCENES.items() if spec.imported == imported]
+    names = [re.escape(scene) for scene in PLAN.scene_ids(imported)]
     return "|".join(names) or "(?!)"
 
 
@@ -44,7 +43,3 @@ def scene_asset(wildcards):
 
 def scene_param(name):
     return lambda wildcards: getattr(SCENES[wildcards.scene], name)
-
-
-def procedural_seed(wildcards):
-    return SCENES[wildcards.scene].seed

@@ -1,63 +1,48 @@
 # Phase 4: NeRFs on the held-out evaluation scenes, in the latent space of the standard AE and of the IG-AE
 # (nerfstudio plugin methods latent-*), and in RGB as the baselines. One run = {space} x {method} x {scene}.
-import json
+from igae.nerf.catalog import METHOD_NAMES
 
-from igae.nerf.catalog import CUDA_ONLY, device_has_cuda, runnable_methods
-
-NERF_CFG = CFG["nerf"]
-EVAL_SCENES = sorted(scene for scene, spec in SCENES.items() if spec.split == "eval")
-# The autoencoder folder each latent space trains through: (rule output, folder inside it holding the AE).
-NERF_AUTOENCODERS = {
-    "standard": (STANDARD_AE, "."),
-    "igae": ("results/igae/final", "autoencoder"),
-}
-NERF_GPUS = 1 if CFG["preset"] == "paper" else 0
-NERF_METHODS, NERF_SKIPPED = runnable_methods(NERF_CFG["methods"], device_has_cuda(NERF_CFG["device"]))
-for method, reason in NERF_SKIPPED.items():
+NERF_JOB = PLAN.resources("nerf")
+for method, reason in PLAN.skipped_methods.items():
     print(f"skipping NeRF method {method} (no CUDA device): {reason}", file=sys.stderr)
-NERF_FLAGS = format_flags(
-    {
-        "latent_channels": AE_CFG["latent_channels"],
-        "normalizer_scale": AE_CFG["normalizer"]["scale"],
-        "device": NERF_CFG["device"],
-    }
-)
 
 
 wildcard_constraints:
-    autoencoder="|".join(NERF_AUTOENCODERS),
-    method="|".join(CUDA_ONLY),
+    space="|".join(LATENT_SPACES),
+    method="|".join(METHOD_NAMES),
+
+
+def latent_space_autoencoder(wildcards, input):
+    """The diffusers folder of a latent space, inside the rule output that holds it."""
+    return os.path.normpath(os.path.join(input.autoencoder, LATENT_SPACES[wildcards.space][1]))
 
 
 rule nerf_latent:
     input:
         scene="results/renders/{scene}",
-        autoencoder=lambda wildcards: NERF_AUTOENCODERS[wildcards.autoencoder][0],
+        autoencoder=lambda wildcards: LATENT_SPACES[wildcards.space][0],
     output:
-        metrics="results/metrics/nerf/{autoencoder}/{method}/{scene}.json",
-        figure="results/figures/nerf/{autoencoder}/{method}/{scene}.png",
+        metrics="results/metrics/nerf/{space}/{method}/{scene}.json",
+        figure="results/figures/nerf/{space}/{method}/{scene}.png",
     params:
-        autoencoder=lambda wildcards, input: os.path.normpath(
-            os.path.join(input.autoencoder, NERF_AUTOENCODERS[wildcards.autoencoder][1])
-        ),
-        run_dir="results/nerf/{autoencoder}/{method}/{scene}",
-        settings=json.dumps(NERF_CFG),
-        flags=NERF_FLAGS,
+        autoencoder=latent_space_autoencoder,
+        run_dir="results/nerf/{space}/{method}/{scene}",
+        config=PLAN.payload("train-nerf"),
     log:
-        "logs/nerf/{autoencoder}/{method}/{scene}.log",
+        "logs/nerf/{space}/{method}/{scene}.log",
     benchmark:
-        "benchmarks/nerf/{autoencoder}/{method}/{scene}.tsv"
-    threads: NERF_CFG["threads"]
+        "benchmarks/nerf/{space}/{method}/{scene}.tsv"
+    threads: NERF_JOB.threads
     resources:
         mem_mb=8000,
         runtime=240,
-        gpu=NERF_GPUS,
+        gpu=NERF_JOB.gpus,
     conda:
         "../envs/igae.yaml"
     shell:
         "igae train-nerf --space latent --method {wildcards.method} --scene {input.scene}"
         " --autoencoder {params.autoencoder} --run-dir {params.run_dir} --metrics {output.metrics}"
-        " --figure {output.figure} --threads {threads} --settings {params.settings:q} {params.flags} > {log} 2>&1"
+        " --figure {output.figure} --threads {threads} --params {params.config:q} > {log} 2>&1"
 
 
 rule nerf_rgb:
@@ -68,35 +53,24 @@ rule nerf_rgb:
         figure="results/figures/nerf/rgb/{method}/{scene}.png",
     params:
         run_dir="results/nerf/rgb/{method}/{scene}",
-        settings=json.dumps(NERF_CFG),
-        flags=NERF_FLAGS,
+        config=PLAN.payload("train-nerf"),
     log:
         "logs/nerf/rgb/{method}/{scene}.log",
     benchmark:
         "benchmarks/nerf/rgb/{method}/{scene}.tsv"
-    threads: NERF_CFG["threads"]
+    threads: NERF_JOB.threads
     resources:
         mem_mb=8000,
         runtime=240,
-        gpu=NERF_GPUS,
+        gpu=NERF_JOB.gpus,
     conda:
         "../envs/igae.yaml"
     shell:
         "igae train-nerf --space rgb --method {wildcards.method} --scene {input.scene} --run-dir {params.run_dir}"
-        " --metrics {output.metrics} --figure {output.figure} --threads {threads} --settings {params.settings:q}"
-        " {params.flags} > {log} 2>&1"
+        " --metrics {output.metrics} --figure {output.figure} --threads {threads} --params {params.config:q}"
+        " > {log} 2>&1"
 
 
 rule nerf_all:
     input:
-        expand(
-            "results/metrics/nerf/{autoencoder}/{method}/{scene}.json",
-            autoencoder=NERF_CFG["autoencoders"],
-            method=NERF_METHODS,
-            scene=EVAL_SCENES,
-        ),
-        expand(
-            "results/metrics/nerf/rgb/{method}/{scene}.json",
-            method=NERF_METHODS if NERF_CFG["rgb_baselines"] else [],
-            scene=EVAL_SCENES,
-        ),
+        PLAN.nerf_metrics,

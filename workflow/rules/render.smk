@@ -5,10 +5,8 @@ rule generate_procedural_object:
     output:
         "results/assets/procedural/{scene}.glb",
     params:
-        seed=procedural_seed,
-        flags=format_flags(
-            {**CFG["scenes"]["procedural"], "object_radius": CFG["render"]["object_radius"]}
-        ),
+        seed=scene_param("seed"),
+        config=PLAN.payload("generate-object"),
     log:
         "logs/render/generate_procedural_object/{scene}.log",
     benchmark:
@@ -21,7 +19,7 @@ rule generate_procedural_object:
     conda:
         "../envs/igae.yaml"
     shell:
-        "igae generate-object --seed {params.seed} --out {output} {params.flags} > {log} 2>&1"
+        "igae generate-object --seed {params.seed} --out {output} --params {params.config:q} > {log} 2>&1"
 
 
 rule render_scene:
@@ -37,7 +35,7 @@ rule render_scene:
         split=scene_param("split"),
         dataset=scene_param("dataset"),
         up_axis=scene_param("up_axis"),
-        flags=format_flags(CFG["render"]),
+        config=PLAN.payload("render-scene"),
     log:
         "logs/render/render_scene/{scene}.log",
     benchmark:
@@ -51,7 +49,7 @@ rule render_scene:
         "../envs/igae.yaml"
     shell:
         "igae render-scene --asset {input:q} --out {output} --views {params.views} --seed {params.seed}"
-        " --split {params.split} --dataset {params.dataset:q} --up-axis {params.up_axis} {params.flags}"
+        " --split {params.split} --dataset {params.dataset:q} --up-axis {params.up_axis} --params {params.config:q}"
         " > {log} 2>&1"
 
 
@@ -66,7 +64,7 @@ rule import_official_scene:
     params:
         split=scene_param("split"),
         dataset=scene_param("dataset"),
-        test_fraction=CFG["render"]["test_fraction"],
+        config=PLAN.payload("import-scene"),
     log:
         "logs/render/import_official_scene/{scene}.log",
     benchmark:
@@ -80,7 +78,7 @@ rule import_official_scene:
         "../envs/igae.yaml"
     shell:
         "igae import-scene --source {input:q} --out {output} --split {params.split} --dataset {params.dataset:q}"
-        " --test-fraction {params.test_fraction} > {log} 2>&1"
+        " --params {params.config:q} > {log} 2>&1"
 
 
 rule index_scenes:
@@ -107,9 +105,7 @@ rule prepare_real_images:
     output:
         directory("results/real_images"),
     params:
-        flags=format_flags(
-            {**CFG["real_images"], "image_size": CFG["render"]["image_size"]}
-        ),
+        config=PLAN.payload("prepare-real-images"),
     log:
         "logs/render/prepare_real_images.log",
     benchmark:
@@ -122,7 +118,7 @@ rule prepare_real_images:
     conda:
         "../envs/igae.yaml"
     shell:
-        "igae prepare-real-images --out {output} {params.flags} > {log} 2>&1"
+        "igae prepare-real-images --out {output} --params {params.config:q} > {log} 2>&1"
 
 
 rule render_all:

@@ -1,10 +1,33 @@
-# Phase 5: the paper's tables, from the metrics files of the earlier phases (no training here).
+# Phase 5: the paper's tables, from the metrics files of the earlier phases (no training here). File names come
+# from igae.reporting.outputs, which the report commands write; each table's or figure's caption is
+# workflow/report/<stem>.rst.
+from igae.reporting import outputs
+
+in_report = report  # Snakemake's report() marker (a line may not start with the word `report`)
+
+
+def report_tables(stems):
+    """Each table as CSV (in Snakemake's report, with its caption), Markdown and LaTeX."""
+    return [
+        in_report(path, caption=f"../report/{stem}.rst", category="Tables") if fmt == "csv" else path
+        for stem in stems
+        for fmt, path in ((fmt, f"results/tables/{stem}.{fmt}") for fmt in outputs.TABLE_FORMATS)
+    ]
+
+
+def report_figures(stems):
+    """Each figure as PNG (in Snakemake's report, with its caption) and PDF."""
+    return [
+        in_report(path, caption=f"../report/{stem}.rst", category="Figures") if fmt == "png" else path
+        for stem in stems
+        for fmt, path in ((fmt, f"results/figures/report/{stem}.{fmt}") for fmt in outputs.FIGURE_FORMATS)
+    ]
 
 
 # The IG-AE's reconstruction quality, measured exactly as the standard AE's.
 use rule evaluate_standard_autoencoder as evaluate_igae_autoencoder with:
     input:
-        model="results/igae/final",
+        model=IGAE_FINAL,
         real_images="results/real_images",
         scene_index="results/renders/index.json",
     output:
@@ -12,8 +35,7 @@ use rule evaluate_standard_autoencoder as evaluate_igae_autoencoder with:
         per_image="results/metrics/autoencoder/igae.csv",
         figure="results/figures/report/igae_reconstructions.png",
     params:
-        flags=rules.evaluate_standard_autoencoder.params.flags,
-        runtime=AE_RUNTIME,
+        config=PLAN.payload("evaluate-autoencoder"),
         model=lambda wildcards, input: os.path.join(input.model, "autoencoder"),
         label="igae",
     log:
@@ -29,23 +51,8 @@ rule report_tables:
         igae=rules.evaluate_igae_autoencoder.output.metrics,
         scene_index="results/renders/index.json",
     output:
-        report("results/tables/nerf_quality.csv", caption="../report/nerf_quality.rst", category="Tables"),
-        "results/tables/nerf_quality.md",
-        "results/tables/nerf_quality.tex",
-        report(
-            "results/tables/nerf_quality_by_dataset.csv",
-            caption="../report/nerf_quality_by_dataset.rst",
-            category="Tables",
-        ),
-        "results/tables/nerf_quality_by_dataset.md",
-        "results/tables/nerf_quality_by_dataset.tex",
-        report("results/tables/nerf_speed.csv", caption="../report/nerf_speed.rst", category="Tables"),
-        "results/tables/nerf_speed.md",
-        "results/tables/nerf_speed.tex",
-        report("results/tables/autoencoder_quality.csv", caption="../report/autoencoder_quality.rst", category="Tables"),
-        "results/tables/autoencoder_quality.md",
-        "results/tables/autoencoder_quality.tex",
-        "results/tables/nerf_metrics_tidy.csv",
+        report_tables(outputs.TABLES),
+        f"results/tables/{outputs.TIDY_METRICS}.csv",
         summary="results/metrics/nerf_summary.json",
     log:
         "logs/report/report_tables.log",
@@ -70,29 +77,16 @@ rule report_figures:
             path.replace("results/metrics/", "results/figures/").replace(".json", ".png")
             for path in rules.nerf_all.input
         ],
-        warmup="results/igae/warmup",
-        final="results/igae/final",
+        warmup=IGAE_WARMUP,
+        final=IGAE_FINAL,
     output:
         report(
-            expand("results/figures/report/qualitative_{scene}.png", scene=EVAL_SCENES),
-            caption="../report/qualitative.rst",
+            [f"{stem}.png" for stem in PLAN.qualitative_figures()],
+            caption=f"../report/{outputs.QUALITATIVE}.rst",
             category="Figures",
         ),
-        expand("results/figures/report/qualitative_{scene}.pdf", scene=EVAL_SCENES),
-        report("results/figures/report/nerf_psnr.png", caption="../report/nerf_psnr.rst", category="Figures"),
-        report(
-            "results/figures/report/nerf_speed_quality.png",
-            caption="../report/nerf_speed_quality.rst",
-            category="Figures",
-        ),
-        report(
-            "results/figures/report/igae_training_curves.png",
-            caption="../report/igae_training_curves.rst",
-            category="Figures",
-        ),
-        expand(
-            "results/figures/report/{name}.pdf", name=("nerf_psnr", "nerf_speed_quality", "igae_training_curves")
-        ),
+        [f"{stem}.pdf" for stem in PLAN.qualitative_figures()],
+        report_figures(outputs.FIGURES),
     params:
         # Each IG-AE stage logs its curves beside its output folder (<stage>_training/metrics.csv).
         logs=lambda wildcards, input: (
@@ -114,12 +108,8 @@ rule report_figures:
 
 
 # Latent channels of one held-out view (E(x) and the latent NeRF's render) for each autoencoder, re-rendered from
-# the runs' checkpoints: the first evaluation scene, with TensoRF when it ran.
-LATENT_FIGURE_METHOD = "tensorf" if "tensorf" in NERF_METHODS else (NERF_METHODS or [None])[0]
-LATENT_FIGURE_RUNS = {
-    autoencoder: f"results/metrics/nerf/{autoencoder}/{LATENT_FIGURE_METHOD}/{EVAL_SCENES[0]}.json"
-    for autoencoder in (NERF_CFG["autoencoders"] if LATENT_FIGURE_METHOD else [])
-}
+# the runs' checkpoints: the first evaluation scene, with TensoRF when it ran (PLAN.latent_figure_runs).
+LATENT_FIGURE_RUNS = PLAN.latent_figure_runs
 
 
 rule report_latents:
@@ -150,28 +140,21 @@ rule report_latents:
 
 
 # The loss-ablation table: every variant's latent NeRFs and reconstruction, the standard AE's as the reference row.
-ABLATION_REFERENCE_METRICS = [
-    f"results/metrics/nerf/standard/{method}/{scene}.json"
-    for method in ABLATION_METHODS
-    for scene in ABLATION_SCENES
-    if "standard" in NERF_CFG["autoencoders"]
-]
 
 
 rule report_ablation:
     input:
-        nerf=ABLATION_NERF_METRICS,
-        reference=ABLATION_REFERENCE_METRICS,
-        autoencoders=list(ABLATION_AUTOENCODER_METRICS.values()),
+        nerf=ABLATION.nerf_metrics,
+        reference=ABLATION.reference_metrics,
+        autoencoders=list(ABLATION.autoencoder_metrics.values()),
         standard=rules.evaluate_standard_autoencoder.output.metrics,
     output:
-        report("results/tables/loss_ablation.csv", caption="../report/loss_ablation.rst", category="Tables"),
-        "results/tables/loss_ablation.md",
-        "results/tables/loss_ablation.tex",
+        report_tables([outputs.ABLATION_TABLE]),
     params:
+        stem=outputs.ABLATION_TABLE,
         autoencoders=lambda wildcards, input: " ".join(
             [f"standard={input.standard}"]
-            + [f"{variant}={path}" for variant, path in zip(ABLATION_VARIANTS, input.autoencoders)]
+            + [f"{variant}={path}" for variant, path in zip(ABLATION.variants, input.autoencoders)]
         ),
     log:
         "logs/report/report_ablation.log",
@@ -185,12 +168,12 @@ rule report_ablation:
         "../envs/igae.yaml"
     shell:
         "igae report-ablation --nerf-metrics {input.nerf} {input.reference} --autoencoder-metrics"
-        " {params.autoencoders} --out results/tables/loss_ablation > {log} 2>&1"
+        " {params.autoencoders} --out results/tables/{params.stem} > {log} 2>&1"
 
 
 rule report_all:
     input:
         rules.report_tables.output,
         rules.report_figures.output,
-        rules.report_ablation.output if ABLATION_VARIANTS else [],
+        rules.report_ablation.output if ABLATION.variants else [],
         rules.report_latents.output if LATENT_FIGURE_RUNS else [],

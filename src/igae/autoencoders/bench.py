@@ -9,7 +9,7 @@ import time
 import torch
 
 from igae.autoencoders.embedded import build_embedded_autoencoder, random_crops, reconstruction_loss
-from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
+from igae.config.tree import ArchitectureConfig, EmbeddedTrainingConfig
 from igae.hardware import autocast_dtype, machine_description
 
 
@@ -22,11 +22,16 @@ def _timed(step, repeats: int) -> float:
 
 
 def benchmark_autoencoder(
-    architecture: EmbeddedArchitecture, training: EmbeddedTraining, image_size: int, repeats: int, device: str
+    architecture: ArchitectureConfig,
+    latent_channels: int,
+    training: EmbeddedTrainingConfig,
+    image_size: int,
+    repeats: int,
+    device: str,
 ) -> dict:
     """Seconds per training step (``training``'s batch and crop) and images per second of encode and decode."""
     torch.manual_seed(0)
-    autoencoder = build_embedded_autoencoder(architecture, image_size).to(device)
+    autoencoder = build_embedded_autoencoder(architecture, latent_channels, image_size).to(device)
     optimizer = torch.optim.AdamW(autoencoder.parameters(), lr=training.learning_rate)
     pool = torch.randint(0, 256, (64, 3, image_size, image_size), dtype=torch.uint8)
     generator = torch.Generator().manual_seed(0)

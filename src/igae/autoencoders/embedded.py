@@ -24,21 +24,24 @@ import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
 
+from igae.autoencoders.evaluation import reconstruct
 from igae.autoencoders.model import LatentAutoencoder
-from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
+from igae.checkpoint import fingerprint, load_checkpoint, save_checkpoint
+from igae.config.tree import ArchitectureConfig, EmbeddedTrainingConfig
 from igae.data.image_sets import to_signed
 from igae.errors import ConfigError
-from igae.evaluation.autoencoder import reconstruct
 from igae.evaluation.image_metrics import build_lpips, psnr
 from igae.hardware import autocast_context, autocast_dtype
 from igae.io_utils import atomic_directory, write_json_atomic
-from igae.training.checkpoint import fingerprint, load_checkpoint, save_checkpoint
-from igae.training.monitor import TrainingMonitor
+from igae.monitor import TrainingMonitor
 
 log = logging.getLogger(__name__)
 
 
-def build_embedded_autoencoder(architecture: EmbeddedArchitecture, image_size: int = 128) -> LatentAutoencoder:
+def build_embedded_autoencoder(
+    architecture: ArchitectureConfig, latent_channels: int, image_size: int
+) -> LatentAutoencoder:
+    """A randomly initialised diffusers ``AutoencoderKL`` of ``architecture`` (one block per downsampling by 2)."""
     blocks = len(architecture.block_out_channels)
     model = AutoencoderKL(
         in_channels=3,
@@ -47,7 +50,7 @@ def build_embedded_autoencoder(architecture: EmbeddedArchitecture, image_size: i
         up_block_types=("UpDecoderBlock2D",) * blocks,
         block_out_channels=architecture.block_out_channels,
         layers_per_block=architecture.layers_per_block,
-        latent_channels=architecture.latent_channels,
+        latent_channels=latent_channels,
         norm_num_groups=architecture.norm_num_groups,
         sample_size=image_size,
         mid_block_add_attention=architecture.mid_block_attention,
@@ -71,7 +74,7 @@ def random_crops(images: torch.Tensor, batch_size: int, crop_size: int, generato
     return to_signed(torch.stack(crops))
 
 
-def learning_rate_factor(step: int, settings: EmbeddedTraining) -> float:
+def learning_rate_factor(step: int, settings: EmbeddedTrainingConfig) -> float:
     """Linear warm-up to 1, then cosine decay to ``final_lr_fraction`` at the last step."""
     if step < settings.warmup_steps:
         return (step + 1) / settings.warmup_steps
@@ -83,7 +86,7 @@ def learning_rate_factor(step: int, settings: EmbeddedTraining) -> float:
 def reconstruction_loss(
     autoencoder: LatentAutoencoder,
     batch: torch.Tensor,
-    training: EmbeddedTraining,
+    training: EmbeddedTrainingConfig,
     perceptual: torch.nn.Module | None = None,
     autocast: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -116,8 +119,9 @@ def train_embedded_autoencoder(
     train_images: torch.Tensor,
     out_dir: Path,
     *,
-    architecture: EmbeddedArchitecture,
-    training: EmbeddedTraining,
+    architecture: ArchitectureConfig,
+    latent_channels: int,
+    training: EmbeddedTrainingConfig,
     work_dir: Path,
     validation_images: dict[str, torch.Tensor] | None = None,
     device: str = "cpu",
@@ -133,7 +137,7 @@ def train_embedded_autoencoder(
     image_size = train_images.shape[-1]
     autocast = autocast_dtype(training.precision, torch.device(device), what="embedded autoencoder training")
     settings = {
-        "architecture": dataclasses.asdict(architecture),
+        "architecture": {"latent_channels": latent_channels, **dataclasses.asdict(architecture)},
         "training": dataclasses.asdict(training),
         "train_images": int(len(train_images)),
         "image_size": int(image_size),
@@ -141,7 +145,7 @@ def train_embedded_autoencoder(
     }
     run_id = fingerprint(settings)
     torch.manual_seed(training.seed)
-    autoencoder = build_embedded_autoencoder(architecture, image_size)
+    autoencoder = build_embedded_autoencoder(architecture, latent_channels, image_size)
     autoencoder.check_image_size(training.crop_size, training.crop_size, "training crops")
     autoencoder.to(device).train()
     optimizer = torch.optim.AdamW(autoencoder.parameters(), lr=training.learning_rate, weight_decay=0.0)

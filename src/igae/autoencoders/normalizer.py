@@ -17,8 +17,15 @@ from dataclasses import dataclass
 import torch
 
 from igae.autoencoders.model import LatentAutoencoder
-from igae.autoencoders.settings import DEFAULT_NORMALIZER_EPS, PAPER_NORMALIZER_SCALE
+from igae.config.tree import NormalizerConfig
 from igae.errors import ConfigError
+
+#: The paper's tanh normaliser: ``tanh(0.02 * z)`` (IG-AE ``vae.normalization.scale``, latent-nerfstudio
+#: ``tanh_scale``); eps keeps the inverse finite (latent-nerfstudio's value). The pipeline always passes
+#: ``autoencoder.normalizer`` of params.yaml; these are the defaults of the nerfstudio plugin's own configs
+#: (``ns-train latent-*`` run by hand).
+PAPER_NORMALIZER_SCALE = 0.02
+DEFAULT_NORMALIZER_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,11 @@ class TanhNormalizer:
 
     scale: float = PAPER_NORMALIZER_SCALE
     eps: float = DEFAULT_NORMALIZER_EPS
+
+    @classmethod
+    def from_config(cls, config: NormalizerConfig) -> TanhNormalizer:
+        """The normaliser of ``autoencoder.normalizer``."""
+        return cls(config.scale, config.eps)
 
     def __post_init__(self) -> None:
         if not self.scale > 0:

@@ -7,20 +7,20 @@ import tempfile
 import time
 from pathlib import Path
 
+from igae.config.tree import ProceduralConfig, RenderConfig
 from igae.data.meshes import normalize_parts
 from igae.data.procedural import generate_object
 from igae.data.render import Lighting
-from igae.data.scenes import RenderSettings, render_views
+from igae.data.scenes import render_views
 from igae.hardware import cpu_model
 
 
-def benchmark_render(scenes: int, views: int, samples_per_pixel: int, image_size: int) -> dict:
+def benchmark_render(settings: RenderConfig, procedural: ProceduralConfig, scenes: int, views: int) -> dict:
     """Render ``scenes`` procedural objects x ``views`` views in one process and report the throughput."""
-    settings = RenderSettings(image_size=image_size, samples_per_pixel=samples_per_pixel)
     elapsed = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(scenes):
-            parts = normalize_parts(generate_object(seed), settings.object_radius, "z")
+            parts = normalize_parts(generate_object(seed, procedural), settings.object_radius, "z")
             out = Path(tmp) / f"scene_{seed}"
             out.mkdir()
             start = time.perf_counter()
@@ -31,8 +31,8 @@ def benchmark_render(scenes: int, views: int, samples_per_pixel: int, image_size
         "views": scenes * views,
         "seconds": round(elapsed, 3),
         "views_per_second": round(scenes * views / elapsed, 2),
-        "image_size": image_size,
-        "samples_per_pixel": samples_per_pixel,
+        "image_size": settings.image_size,
+        "samples_per_pixel": settings.samples_per_pixel,
         "processes": 1,
         "cpu_count": os.cpu_count(),
         "cpu": cpu_model(),

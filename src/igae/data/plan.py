@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from igae.config.tree import ScenesConfig, SceneSetConfig
 from igae.data.meshes import discover_assets
 from igae.data.official import SCENES_FOLDER, official_scene_ids
 from igae.errors import AssetError
@@ -38,10 +39,10 @@ def scene_seed(seed: int, split: str, index: int) -> int:
     return int(np.random.SeedSequence([seed, SPLITS.index(split), index]).generate_state(1)[0] >> 1)
 
 
-def _asset_scenes(split: str, block: dict, seed: int) -> list[SceneSpec]:
-    folder = Path(block["asset_dir"])
+def _asset_scenes(split: str, block: SceneSetConfig, seed: int) -> list[SceneSpec]:
+    folder = Path(block.asset_dir)
     assets = list(discover_assets(folder).items())
-    count = block["count"]
+    count = block.count
     if count is not None:
         if count > len(assets):
             raise AssetError(f"scenes.{split}.count is {count} but '{folder}' holds only {len(assets)} assets")
@@ -51,15 +52,15 @@ def _asset_scenes(split: str, block: dict, seed: int) -> list[SceneSpec]:
         relative = path.relative_to(folder)
         dataset = relative.parts[0] if len(relative.parts) > 1 else folder.name
         specs.append(
-            SceneSpec(scene_id, split, dataset, path, block["views"], scene_seed(seed, split, index), block["up_axis"])
+            SceneSpec(scene_id, split, dataset, path, block.views, scene_seed(seed, split, index), block.up_axis)
         )
     return specs
 
 
-def _official_scenes(split: str, block: dict) -> list[SceneSpec]:
-    folder = Path(block["asset_dir"])
+def _official_scenes(split: str, block: SceneSetConfig) -> list[SceneSpec]:
+    folder = Path(block.asset_dir)
     scenes = official_scene_ids(folder)
-    count = block["count"]
+    count = block.count
     if count is not None:
         if count > len(scenes):
             raise AssetError(f"scenes.{split}.count is {count} but '{folder}' lists only {len(scenes)} scenes")
@@ -70,18 +71,19 @@ def _official_scenes(split: str, block: dict) -> list[SceneSpec]:
     ]
 
 
-def plan_scenes(params: dict) -> list[SceneSpec]:
-    """Every scene of a resolved configuration; raises :class:`AssetError` if a scene id is in both splits."""
+def plan_scenes(scenes: ScenesConfig, seed: int) -> list[SceneSpec]:
+    """Every scene of ``scenes`` (``seed``: the configuration's); raises :class:`AssetError` if a scene id is in
+    both splits."""
     specs: list[SceneSpec] = []
     for split in SPLITS:
-        block = params["scenes"][split]
-        if block["source"] == "assets":
-            specs += _asset_scenes(split, block, params["seed"])
-        elif block["source"] == "official":
+        block = getattr(scenes, split)
+        if block.source == "assets":
+            specs += _asset_scenes(split, block, seed)
+        elif block.source == "official":
             specs += _official_scenes(split, block)
         else:
             short = "train" if split == "igae_train" else "eval"
-            for index in range(block["count"]):
+            for index in range(block.count):  # type: ignore[arg-type]  # the schema requires a count here
                 scene_id = f"proc-{short}-{index:03d}"
                 asset = PROCEDURAL_ASSET_DIR / f"{scene_id}.glb"
                 specs.append(
@@ -90,8 +92,8 @@ def plan_scenes(params: dict) -> list[SceneSpec]:
                         split,
                         "procedural",
                         asset,
-                        block["views"],
-                        scene_seed(params["seed"], split, index),
+                        block.views,
+                        scene_seed(seed, split, index),
                         "z",
                     )
                 )

@@ -12,26 +12,16 @@ from __future__ import annotations
 import colorsys
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
+from igae.config.tree import ProceduralConfig
 from igae.data.meshes import MeshPart
 
 PRIMITIVES = ("ellipsoid", "box", "cylinder", "cone", "torus")
 TEXTURES = ("checker", "stripes", "dots", "noise", "gradient")
 
 Surface = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (u [N], v [N]) in [0, 1] -> points [N, 3]
-
-
-@dataclass(frozen=True)
-class ProceduralSettings:
-    """How objects are generated; the tiny preset's ``scenes.*.procedural`` block."""
-
-    min_parts: int = 3
-    max_parts: int = 6
-    texture_size: int = 64
-    resolution: int = 24  # grid cells around a curved primitive
 
 
 def _grid(surface: Surface, nu: int, nv: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -137,7 +127,7 @@ def procedural_texture(kind: str, size: int, rng: np.random.Generator) -> np.nda
     return (a * (1 - mask[..., None]) + b * mask[..., None]).astype(np.float32)
 
 
-def _part(rng: np.random.Generator, settings: ProceduralSettings, anchor: np.ndarray) -> MeshPart:
+def _part(rng: np.random.Generator, settings: ProceduralConfig, anchor: np.ndarray) -> MeshPart:
     from igae.data.cameras import random_rotation
 
     kind = str(rng.choice(PRIMITIVES))
@@ -148,7 +138,7 @@ def _part(rng: np.random.Generator, settings: ProceduralSettings, anchor: np.nda
     return MeshPart(vertices=vertices, faces=faces, uv=uv, texture=texture)
 
 
-def generate_object(seed: int, settings: ProceduralSettings = ProceduralSettings()) -> list[MeshPart]:
+def generate_object(seed: int, settings: ProceduralConfig) -> list[MeshPart]:
     """A random multi-part textured object for ``seed`` (not yet normalised; see ``normalize_parts``).
 
     The first part sits at the origin; every next part is anchored at a point of an earlier part, so the

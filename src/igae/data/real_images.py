@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from igae.config.tree import RealImagesConfig
 from igae.errors import ImageSetError
 from igae.io_utils import atomic_directory, write_json_atomic
 
@@ -71,23 +71,6 @@ PACKAGE_PHOTOS: dict[str, Callable[[], np.ndarray]] = {
 }
 
 
-@dataclass(frozen=True)
-class RealImageSettings:
-    """``real_images`` in params.yaml."""
-
-    source: str = "package"  # "package" | "folder"
-    image_size: int = 128
-    seed: int = 1234
-    # package source
-    crops_per_photo: int = 48
-    heldout_photos: tuple[str, ...] = ("chelsea", "coffee", "grass")
-    # folder source
-    folder: str | None = None
-    max_images: int = 45000
-    heldout_fraction: float = 0.1
-    preprocess: str = "center_crop"  # "center_crop" | "none"
-
-
 def _as_rgb(array: np.ndarray) -> np.ndarray:  # [H, W, 3] uint8
     array = np.asarray(array)
     if array.ndim == 2:
@@ -121,7 +104,7 @@ def center_crop_resize(image: Image.Image, size: int, source: Path) -> Image.Ima
     return image.crop((left, top, left + short, top + short)).resize((size, size), Image.Resampling.BICUBIC)
 
 
-def _package_images(settings: RealImageSettings) -> Iterator[tuple[str, str, np.ndarray]]:
+def _package_images(settings: RealImagesConfig, image_size: int) -> Iterator[tuple[str, str, np.ndarray]]:
     """Yield (subset, name, pixels) for the crops of the packaged photographs."""
     unknown = sorted(set(settings.heldout_photos) - set(PACKAGE_PHOTOS))
     if unknown:
@@ -131,7 +114,7 @@ def _package_images(settings: RealImageSettings) -> Iterator[tuple[str, str, np.
     rng = np.random.default_rng(settings.seed)
     for name, load in PACKAGE_PHOTOS.items():
         subset = "heldout" if name in settings.heldout_photos else "train"
-        for i, crop in enumerate(random_crops(_as_rgb(load()), settings.crops_per_photo, settings.image_size, rng)):
+        for i, crop in enumerate(random_crops(_as_rgb(load()), settings.crops_per_photo, image_size, rng)):
             yield subset, f"{name}_{i:03d}", crop
 
 
@@ -146,7 +129,7 @@ def list_folder_images(folder: Path) -> list[Path]:
     return files
 
 
-def _folder_images(settings: RealImageSettings) -> Iterator[tuple[str, str, np.ndarray]]:
+def _folder_images(settings: RealImagesConfig, image_size: int) -> Iterator[tuple[str, str, np.ndarray]]:
     """Yield (subset, name, pixels) for a seeded subset of a user folder, streaming one image at a time."""
     folder = Path(settings.folder or "")
     files = list_folder_images(folder)
@@ -160,27 +143,27 @@ def _folder_images(settings: RealImageSettings) -> Iterator[tuple[str, str, np.n
         except Exception as error:
             raise ImageSetError(f"image '{path}' could not be read: {error}") from error
         if settings.preprocess == "none":
-            if image.size != (settings.image_size, settings.image_size):
+            if image.size != (image_size, image_size):
                 raise ImageSetError(
                     f"image '{path}' is {image.size[0]}x{image.size[1]}: expected "
-                    f"{settings.image_size}x{settings.image_size} (or set real_images.preprocess: center_crop)"
+                    f"{image_size}x{image_size} (or set real_images.preprocess: center_crop)"
                 )
         else:
-            image = center_crop_resize(image, settings.image_size, path)
+            image = center_crop_resize(image, image_size, path)
         name = "-".join(path.relative_to(folder).with_suffix("").parts)
         yield "heldout" if rank < n_heldout else "train", name, np.asarray(image)
 
 
-def prepare_real_images(settings: RealImageSettings, out_dir: Path) -> dict:
+def prepare_real_images(settings: RealImagesConfig, image_size: int, out_dir: Path) -> dict:
     """Write the train/held-out real-image set to ``out_dir`` atomically and return its index."""
     sources = {"package": _package_images, "folder": _folder_images}
     if settings.source not in sources:
         raise ImageSetError(f"real_images.source is '{settings.source}': expected one of {sorted(sources)}")
     with atomic_directory(Path(out_dir)) as tmp:
-        index: dict = {"source": settings.source, "image_size": settings.image_size, "train": [], "heldout": []}
+        index: dict = {"source": settings.source, "image_size": image_size, "train": [], "heldout": []}
         for subset in ("train", "heldout"):
             (tmp / subset).mkdir()
-        for count, (subset, name, pixels) in enumerate(sources[settings.source](settings), start=1):
+        for count, (subset, name, pixels) in enumerate(sources[settings.source](settings, image_size), start=1):
             Image.fromarray(pixels).save(tmp / subset / f"{name}.png")
             index[subset].append(f"{subset}/{name}.png")
             if count % 1000 == 0:

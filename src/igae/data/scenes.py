@@ -14,34 +14,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from igae.config.tree import RenderConfig
 from igae.data.cameras import Intrinsics, opencv_to_opengl, orbit_cameras, split_views
 from igae.data.meshes import MeshPart, load_asset, normalize_parts
 from igae.data.render import Lighting, MeshRenderer
 from igae.io_utils import atomic_directory, write_json_atomic
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    """Camera rig and image settings shared by every scene of a preset (``render`` in params.yaml)."""
-
-    image_size: int = 128
-    focal: float = 1.09375  # normalised focal length (fx / w); 1.09375 -> ~49.1 deg horizontal FOV
-    camera_distance: float = 1.3
-    object_radius: float = 0.5  # assets are scaled to fit in this sphere (inside [-1, 1]^3)
-    test_fraction: float = 0.1
-    samples_per_pixel: int = 36  # rounded up to a square (stratified sampling)
-
-    @property
-    def intrinsics(self) -> Intrinsics:
-        return Intrinsics.from_normalized(self.focal, self.image_size, self.image_size)
 
 
 def _rounded(matrix: np.ndarray) -> list[list[float]]:
@@ -92,10 +77,10 @@ def transforms_documents(
 
 
 def render_views(
-    parts: list[MeshPart], out_dir: Path, views: int, seed: int, settings: RenderSettings, lighting: Lighting
+    parts: list[MeshPart], out_dir: Path, views: int, seed: int, settings: RenderConfig, lighting: Lighting
 ) -> dict:
     """Render ``views`` views of normalised ``parts`` into ``out_dir`` (which must exist); return statistics."""
-    intrinsics = settings.intrinsics
+    intrinsics = Intrinsics.from_normalized(settings.focal, settings.image_size, settings.image_size)
     cam2worlds = orbit_cameras(views, settings.camera_distance, np.random.default_rng(seed))
     _, test_views = split_views(views, settings.test_fraction)
     renderer = MeshRenderer(parts, intrinsics, settings.samples_per_pixel, lighting, seed)
@@ -138,7 +123,7 @@ def render_scene(
     *,
     views: int,
     seed: int,
-    settings: RenderSettings,
+    settings: RenderConfig,
     lighting: Lighting = Lighting(),  # noqa: B008 - frozen, immutable default
     up_axis: str = "z",
     metadata: dict | None = None,

@@ -12,8 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from igae.config.tree import NerfConfig, NormalizerConfig
 from igae.nerf.methods import get_method, trainer_config
-from igae.nerf.run import NerfSettings, run_nerf
+from igae.nerf.run import run_nerf
 
 #: The RGB baselines' ray budgets: as many rays per step as the latent run renders (one whole latent view: 256 at
 #: 128x128), and nerfstudio's default batch (4096 rays for most methods, what the paper's RGB baselines use).
@@ -24,11 +25,11 @@ def benchmark_nerf_methods(
     methods: Sequence[str],
     scene: Path,
     autoencoder: Path,
-    settings: NerfSettings,
+    settings: NerfConfig,
     *,
     steps: int,
     alignment_steps: int,
-    normalizer_scale: float,
+    normalizer: NormalizerConfig,
     latent_channels: Optional[int],
     device: str,
     threads: Optional[int] = None,
@@ -42,12 +43,12 @@ def benchmark_nerf_methods(
     rows = []
     with tempfile.TemporaryDirectory(prefix="igae-bench-nerf-") as tmp:
 
-        def run(method: str, space: str, budget: str, run_settings: NerfSettings) -> Dict[str, Any]:
+        def run(method: str, space: str, budget: str, run_settings: NerfConfig) -> Dict[str, Any]:
             work = Path(tmp) / f"{space}-{budget}-{method}"
             record = run_nerf(
                 method, space, scene, work / "run", work / "metrics.json", work / "views.png", run_settings,
                 autoencoder=autoencoder if space == "latent" else None, latent_channels=latent_channels,
-                normalizer_scale=normalizer_scale, device=device, threads=threads,
+                normalizer=normalizer, device=device, threads=threads,
             )  # fmt: skip
             row = {
                 "method": method,
@@ -64,7 +65,7 @@ def benchmark_nerf_methods(
 
         for method in methods:
             latent_rays = run(method, "latent", "-", settings)["rays_per_step"]
-            others = {name: rays for name, rays in settings.rgb_rays_per_batch.items() if name != method}
+            others = {name: rays for name, rays in (settings.rgb_rays_per_batch or {}).items() if name != method}
             run(
                 method,
                 "rgb",
@@ -77,10 +78,10 @@ def benchmark_nerf_methods(
     return rows
 
 
-def rgb_rays_per_step(method: str, settings: NerfSettings) -> int:
+def rgb_rays_per_step(method: str, settings: NerfConfig) -> int:
     """Rays per step of ``method``'s RGB run under ``settings`` (nerfstudio's default when it sets none)."""
     default = trainer_config(get_method(method), "rgb").pipeline.datamanager.rays_per_batch
-    return settings.rgb_rays_per_batch.get(method, default)
+    return (settings.rgb_rays_per_batch or {}).get(method, default)
 
 
 def format_rows(rows: List[Dict[str, Any]]) -> str:

@@ -17,8 +17,12 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from igae.autoencoders.model import LatentAutoencoder, load_autoencoder
-from igae.autoencoders.normalizer import TanhNormalizer, latent_background
-from igae.autoencoders.settings import DEFAULT_NORMALIZER_EPS, PAPER_NORMALIZER_SCALE
+from igae.autoencoders.normalizer import (
+    DEFAULT_NORMALIZER_EPS,
+    PAPER_NORMALIZER_SCALE,
+    TanhNormalizer,
+    latent_background,
+)
 
 ENCODE_BATCH = 16  # images per encoder call when the views are cached
 

@@ -39,10 +39,10 @@ from torch.optim import Optimizer, lr_scheduler
 
 from igae.evaluation.image_metrics import ImageMetrics, psnr
 from igae.io_utils import write_png_atomic
+from igae.monitor import format_duration
 from igae.nerf.datamanager import LatentDataManagerConfig
 from igae.nerf.latent_space import LatentSpace, LatentSpaceConfig
 from igae.nerf.models import ChannelOutputConfig
-from igae.training.monitor import format_duration
 
 # nerfstudio's learning-rate schedules return numpy floats, which end up in every checkpoint; torch >= 2.6 loads
 # checkpoints with weights_only=True by default, so resuming, ns-eval, ns-viewer and --load-dir would refuse them.

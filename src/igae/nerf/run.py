@@ -16,54 +16,23 @@ import random
 import shutil
 import time
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Literal, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 import torch
 from nerfstudio.engine.trainer import TrainerConfig
 
+from igae.checkpoint import fingerprint
+from igae.config.tree import NerfConfig, NormalizerConfig
 from igae.errors import ConfigError, IgaeError
 from igae.io_utils import write_json_atomic, write_png_atomic
 from igae.nerf.datamanager import check_scene_folder
 from igae.nerf.methods import NerfMethod, Space, get_method, trainer_config
 from igae.nerf.pipeline import LatentPipeline, mean_and_std, to_uint8
-from igae.training.checkpoint import fingerprint
 
 log = logging.getLogger(__name__)
 RUN_SUBDIR = "nerfstudio"
-
-
-@dataclass(frozen=True)
-class NerfSettings:
-    """The ``nerf`` section of params.yaml that shapes one run (see params.yaml for each key)."""
-
-    latent_supervision_steps: int
-    rgb_alignment_steps: int
-    rgb_loss_weight: float = 0.01
-    latent_loss_in_alignment: bool = False
-    decoder_lr: float = 1e-4
-    decoder_gamma: float = 0.99969
-    latent_lr_factor: Dict[str, float] = field(default_factory=dict)
-    rgb_rays_per_batch: Dict[str, int] = field(default_factory=dict)
-    model_overrides: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    posterior: Literal["sample", "mean"] = "sample"
-    eval_rays_per_chunk: Optional[int] = None
-    checkpoint_every: int = 1000
-    eval_image_every: int = 0
-    log_every: int = 10
-    seed: int = 1234
-
-    @classmethod
-    def from_section(cls, section: Dict[str, Any]) -> "NerfSettings":
-        """From the params.yaml section: other keys are the workflow's; null tables mean the method defaults."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in section.items() if key in names and value is not None})
-
-    @property
-    def total_steps(self) -> int:
-        return self.latent_supervision_steps + self.rgb_alignment_steps
 
 
 def build_run_config(
@@ -71,11 +40,11 @@ def build_run_config(
     space: Space,
     scene: Path,
     run_dir: Path,
-    settings: NerfSettings,
+    settings: NerfConfig,
     *,
     autoencoder: Optional[str],
     latent_channels: Optional[int],
-    normalizer_scale: float,
+    normalizer: NormalizerConfig,
     device: str,
 ) -> TrainerConfig:
     """The nerfstudio config of one run: the method's defaults with ``settings`` applied."""
@@ -89,20 +58,22 @@ def build_run_config(
         autoencoder=autoencoder,
         decoder_lr=settings.decoder_lr,
         decoder_gamma=settings.decoder_gamma,
-        latent_lr_factor=settings.latent_lr_factor.get(method.name),
+        latent_lr_factor=(settings.latent_lr_factor or {}).get(method.name),
     )
     pipeline = config.pipeline
-    if space == "rgb" and method.name in settings.rgb_rays_per_batch:
-        pipeline.datamanager.rays_per_batch = settings.rgb_rays_per_batch[method.name]
+    rgb_rays = settings.rgb_rays_per_batch or {}
+    if space == "rgb" and method.name in rgb_rays:
+        pipeline.datamanager.rays_per_batch = rgb_rays[method.name]
     pipeline.datamanager.data = scene
     pipeline.datamanager.seed = settings.seed
     pipeline.latent_space.latent_channels = latent_channels if space == "latent" else None
-    pipeline.latent_space.normalizer_scale = normalizer_scale
+    pipeline.latent_space.normalizer_scale = normalizer.scale
+    pipeline.latent_space.normalizer_eps = normalizer.eps
     pipeline.latent_space.posterior = settings.posterior
     pipeline.latent_space.encode_seed = settings.seed
     pipeline.rgb_loss_weight = settings.rgb_loss_weight
     pipeline.latent_loss_in_alignment = settings.latent_loss_in_alignment
-    apply_model_overrides(pipeline.model, settings.model_overrides.get(method.name, {}), method.name)
+    apply_model_overrides(pipeline.model, (settings.model_overrides or {}).get(method.name, {}), method.name)
     if settings.eval_rays_per_chunk and hasattr(pipeline.model, "eval_num_rays_per_chunk"):
         pipeline.model.eval_num_rays_per_chunk = settings.eval_rays_per_chunk
     if device == "cpu" and hasattr(pipeline.model, "implementation"):
@@ -238,11 +209,11 @@ def run_nerf(
     run_dir: Path,
     metrics_path: Path,
     figure_path: Path,
-    settings: NerfSettings,
+    settings: NerfConfig,
     *,
+    normalizer: NormalizerConfig,
     autoencoder: Optional[Path] = None,
     latent_channels: Optional[int] = None,
-    normalizer_scale: float = 0.02,
     device: str = "cpu",
     threads: Optional[int] = None,
 ) -> Dict[str, Any]:
@@ -263,7 +234,7 @@ def run_nerf(
         settings,
         autoencoder=None if autoencoder is None else str(autoencoder),
         latent_channels=latent_channels,
-        normalizer_scale=normalizer_scale,
+        normalizer=normalizer,
         device=device,
     )
     pipeline = train_nerf(config, threads)

@@ -17,6 +17,7 @@ from igae.reporting.aggregate import (
     speed_table,
     tidy_nerf_metrics,
 )
+from igae.reporting.outputs import FIGURES, QUALITATIVE, TABLES, TIDY_METRICS
 from igae.reporting.tables import TableSpec, write_table
 
 NERF_QUALITY = TableSpec(
@@ -62,19 +63,18 @@ def build_tables(
     autoencoder tables (CSV, Markdown, LaTeX) in ``out_dir``, and the mean quality per method and space as JSON
     at ``summary_path`` (for ``dvc metrics``)."""
     tidy = tidy_nerf_metrics(nerf_metrics, None if scene_index is None else scene_datasets(scene_index))
-    tidy_path = out_dir / "nerf_metrics_tidy.csv"
+    tidy_path = out_dir / f"{TIDY_METRICS}.csv"
     write_bytes_atomic(tidy_path, tidy.to_csv(index=False).encode())
     paths = [tidy_path]
     quality = quality_table(tidy)
-    paths += write_table(quality, NERF_QUALITY, out_dir / "nerf_quality")
+    quality_stem, by_dataset_stem, speed_stem, autoencoder_stem = (out_dir / stem for stem in TABLES)
+    paths += write_table(quality, NERF_QUALITY, quality_stem)
     by_dataset = quality_table(tidy, by=("dataset", "method", "space"))
-    paths += write_table(by_dataset, NERF_QUALITY_BY_DATASET, out_dir / "nerf_quality_by_dataset")
+    paths += write_table(by_dataset, NERF_QUALITY_BY_DATASET, by_dataset_stem)
     write_json_atomic(summary_path, summary_metrics(quality))
     paths.append(summary_path)
-    paths += write_table(speed_table(tidy), NERF_SPEED, out_dir / "nerf_speed")
-    paths += write_table(
-        autoencoder_table(dict(autoencoder_metrics)), AUTOENCODER_QUALITY, out_dir / "autoencoder_quality"
-    )
+    paths += write_table(speed_table(tidy), NERF_SPEED, speed_stem)
+    paths += write_table(autoencoder_table(dict(autoencoder_metrics)), AUTOENCODER_QUALITY, autoencoder_stem)
     return paths
 
 
@@ -102,10 +102,11 @@ def build_figures(
         by_scene.setdefault(scene, {})[(method, space)] = strip
     paths = []
     for scene, strips in sorted(by_scene.items()):
-        paths += figures.save_figure(figures.qualitative_grid(strips, scene), out_dir / f"qualitative_{scene}")
-    paths += figures.save_figure(figures.psnr_bars(quality_table(tidy)), out_dir / "nerf_psnr")
-    paths += figures.save_figure(figures.speed_quality_scatter(tidy), out_dir / "nerf_speed_quality")
-    paths += figures.save_figure(figures.igae_curves(igae_logs, IGAE_CURVES), out_dir / "igae_training_curves")
+        paths += figures.save_figure(figures.qualitative_grid(strips, scene), out_dir / f"{QUALITATIVE}_{scene}")
+    psnr_stem, speed_stem, curves_stem = (out_dir / stem for stem in FIGURES)
+    paths += figures.save_figure(figures.psnr_bars(quality_table(tidy)), psnr_stem)
+    paths += figures.save_figure(figures.speed_quality_scatter(tidy), speed_stem)
+    paths += figures.save_figure(figures.igae_curves(igae_logs, IGAE_CURVES), curves_stem)
     return paths
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from igae.io_utils import write_bytes_atomic
 from igae.reporting.aggregate import SPACE_LABELS, best_marks
+from igae.reporting.outputs import TABLE_FORMATS
 from igae.training.ablation import ABLATION_TERMS, variant_label, variant_names
 
 DIGITS = {"psnr": 2, "latent_psnr": 2, "autoencoder_psnr": 2, "train_seconds": 1, "train_iterations_per_second": 2,
@@ -102,7 +103,7 @@ def latex_table(table: pd.DataFrame, spec: TableSpec, label: str) -> str:
 
 def write_table(table: pd.DataFrame, spec: TableSpec, stem: Path) -> list[Path]:
     """``stem``.csv, .md and .tex, each written atomically; returns the paths."""
-    paths = [stem.with_suffix(suffix) for suffix in (".csv", ".md", ".tex")]
+    paths = [stem.with_suffix(f".{suffix}") for suffix in TABLE_FORMATS]
     write_bytes_atomic(paths[0], table.reset_index().to_csv(index=False).encode())
     write_bytes_atomic(paths[1], markdown_table(table, spec).encode())
     write_bytes_atomic(paths[2], latex_table(table, spec, f"tab:{stem.name}").encode())

@@ -12,23 +12,11 @@ Everything is batched tensor code: no Python loop over rays or samples.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
+from igae.config.tree import VolumeConfig
 from igae.scenes.triplane import TinyMLP, TriPlanes
-
-
-@dataclass(frozen=True)
-class VolumeSettings:
-    """Sampling along rays (paper: 48 + 48 samples between 0.5 and 2.1, scene box [-1, 1]^3)."""
-
-    near: float = 0.5
-    far: float = 2.1
-    coarse_samples: int = 48
-    importance_samples: int = 48
-    stratified: bool = True  # jitter the coarse depths and draw importance depths at random (EG3D: also at eval)
 
 
 def camera_rays(
@@ -115,7 +103,7 @@ def render_latents(
     intrinsics: torch.Tensor,
     resolution: int,
     background: torch.Tensor,
-    settings: VolumeSettings = VolumeSettings(),
+    settings: VolumeConfig,
     generator: torch.Generator | None = None,
     *,
     scene_planes: torch.Tensor | None = None,

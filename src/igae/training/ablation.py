@@ -11,7 +11,7 @@ from typing import Mapping
 
 from igae.errors import ConfigError
 
-#: Ablation term -> the :class:`igae.training.igae.LossWeights` fields it switches off.
+#: Ablation term -> the :class:`igae.config.tree.LossWeightsConfig` fields it switches off.
 ABLATION_TERMS: dict[str, tuple[str, ...]] = {
     "latent": ("latent",),  # L_latent: encoder latents vs tri-plane renders
     "rgb": ("rgb",),  # L_RGB: decoded tri-plane renders vs the views
@@ -62,6 +62,6 @@ def check_term(term: str) -> None:
 
 
 def ablated_weights(weights: Mapping[str, float], term: str) -> dict[str, float]:
-    """``weights`` (a LossWeights mapping) with the fields of ``term`` set to 0."""
+    """``weights`` (a LossWeightsConfig as a mapping) with the fields of ``term`` set to 0."""
     check_term(term)
     return {name: 0.0 if name in ABLATION_TERMS[term] else value for name, value in weights.items()}

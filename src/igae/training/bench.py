@@ -14,17 +14,12 @@ import torch
 from diffusers import AutoencoderKL
 
 from igae.autoencoders.model import LatentAutoencoder
-from igae.autoencoders.normalizer import TanhNormalizer
+from igae.autoencoders.normalizer import PAPER_NORMALIZER_SCALE, TanhNormalizer
+from igae.config.tree import LossWeightsConfig, TriplaneConfig, VolumeConfig
 from igae.data.image_sets import to_signed
 from igae.data.multiview import PosedViews
 from igae.hardware import autocast_context, autocast_dtype, machine_description
-from igae.scenes.renderer import VolumeSettings
-from igae.training.igae import IgaeObjective, LossWeights, SceneModelSettings, build_scene_model
-
-#: Stage 1's loss weights at paper scale: L_latent and the tri-plane TV only (igae_spec.md §3.1).
-WARMUP_WEIGHTS = LossWeights(
-    latent=1.0, rgb=0.0, ae_synthetic=0.0, ae_real_mse=0.0, ae_real_lpips=0.0, planes_tv=1e-5, real_latent_tv=0.0
-)
+from igae.training.igae import IgaeObjective, build_scene_model
 
 #: diffusers configuration of the ostris/vae-kl-f8-d16 architecture (igae_spec.md §1.1).
 OSTRIS_ARCHITECTURE = dict(
@@ -46,14 +41,15 @@ def benchmark_igae_step(
     real_batch_size: int,
     image_size: int,
     steps: int,
-    model: SceneModelSettings,
-    volume: VolumeSettings,
+    model: TriplaneConfig,
+    volume: VolumeConfig,
+    weights: LossWeightsConfig,
     device: str,
     precision: str = "fp32",
     stage: str = "train",
 ) -> dict:
-    """Time ``steps`` steps of IG-AE ``stage`` after one warm-up step, the objective autocast as ``precision``
-    (auto | fp32 | bf16) resolves on ``device``.
+    """Time ``steps`` steps of IG-AE ``stage`` after one warm-up step, the objective (``weights``: the stage's)
+    autocast as ``precision`` (auto | fp32 | bf16) resolves on ``device``.
 
     ``train`` (stage 2): every loss, every parameter group trained. ``warmup`` (stage 1, as :func:`train_stage`
     runs it): the autoencoder frozen and its latents of the views cached (posterior means, encoded once), L_latent
@@ -68,7 +64,7 @@ def benchmark_igae_step(
     scene_model = build_scene_model(scenes, autoencoder.latent_channels, model, seed=0)
     scene_model.planes.to(device)
     scene_model.mlp.to(device)
-    normalizer = TanhNormalizer(0.02)
+    normalizer = TanhNormalizer(PAPER_NORMALIZER_SCALE)
     background = torch.full((autoencoder.latent_channels,), 0.5, device=device)
     objective = IgaeObjective(
         autoencoder,
@@ -76,7 +72,7 @@ def benchmark_igae_step(
         normalizer,
         volume,
         background,
-        WARMUP_WEIGHTS if warmup else LossWeights(),
+        weights,
         torch.Generator(device=device).manual_seed(0),
     )
     trained = scene_model.parameters() if warmup else [*autoencoder.parameters(), *scene_model.parameters()]

@@ -1,6 +1,7 @@
 """IG-AE training: latent tri-plane scenes fitted jointly with the autoencoder (IG-AE §1.2, §3).
 
-Two stages share this code, configured by :class:`StageSettings`:
+Two stages share this code, each configured by a :class:`igae.config.tree.StageConfig` (``igae.warmup``,
+``igae.train``):
 
 * **warm-up** (stage 1): the standard AE is frozen; tri-planes and the shared MLP learn to render the
   (normalised) encodings of every training view: ``L_latent`` + tri-plane TV.
@@ -11,7 +12,7 @@ Two stages share this code, configured by :class:`StageSettings`:
   step in this stage.
 
 Each epoch visits every training view once (shuffled, seeded); real images cycle in a seeded order. Every
-``monitor_every`` epochs (and at the end) the monitor computes the paper's metrics and writes a dashboard PNG.
+``igae.monitor.every`` epochs (and at the end) the monitor computes the paper's metrics and writes a dashboard PNG.
 A checkpoint (atomic) after every ``checkpoint_every`` steps and every epoch lets a killed run resume.
 """
 
@@ -21,7 +22,7 @@ import dataclasses
 import io
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,65 +31,19 @@ from PIL import Image
 
 from igae.autoencoders.model import LatentAutoencoder
 from igae.autoencoders.normalizer import TanhNormalizer, latent_background
+from igae.checkpoint import fingerprint, load_checkpoint, save_checkpoint
+from igae.config.tree import LossWeightsConfig, MonitorConfig, StageConfig, TriplaneConfig, VolumeConfig
 from igae.data.image_sets import to_signed, to_unit
 from igae.data.multiview import PosedViews
-from igae.evaluation.autoencoder import comparison_grid
 from igae.evaluation.image_metrics import ImageMetrics, build_lpips, psnr
 from igae.hardware import autocast_context, autocast_dtype
+from igae.imaging import comparison_grid
 from igae.io_utils import atomic_directory, write_bytes_atomic, write_json_atomic, write_png_atomic
-from igae.scenes.renderer import VolumeSettings, render_latents
+from igae.monitor import TrainingMonitor
+from igae.scenes.renderer import render_latents
 from igae.scenes.triplane import TinyMLP, TriPlanes, total_variation
-from igae.training.checkpoint import fingerprint, load_checkpoint, save_checkpoint
-from igae.training.monitor import TrainingMonitor
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SceneModelSettings:
-    """Tri-plane size and the shared MLP (paper: 32 features, 64^2 planes, 64 hidden units)."""
-
-    features: int = 32
-    resolution: int = 64
-    hidden: int = 64
-    plane_axes: str = "orthogonal"
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    """Weights of the IG-AE objective; 0 switches a term off (paper stage 2: 1, 1, 0.1, 0.1, 0.01, 1e-4, 1e-5)."""
-
-    latent: float = 1.0
-    rgb: float = 1.0
-    ae_synthetic: float = 0.1
-    ae_real_mse: float = 0.1
-    ae_real_lpips: float = 0.01
-    planes_tv: float = 1e-4
-    real_latent_tv: float = 1e-5
-
-
-@dataclass(frozen=True)
-class StageSettings:
-    """One stage of IG-AE training."""
-
-    epochs: int = 75
-    batch_size: int = 12
-    real_batch_size: int = 3
-    encoder_lr: float = 5e-5
-    decoder_lr: float = 5e-5
-    planes_lr: float = 1e-4
-    mlp_lr: float = 1e-4
-    lr_decay: float = 0.988032  # exponential, per epoch
-    freeze_mlp_after_epoch: int = -1  # -1: never
-    train_autoencoder: bool = True
-    update_scenes: bool = True
-    weights: LossWeights = field(default_factory=LossWeights)
-    seed: int = 0
-    log_every: int = 10
-    checkpoint_every: int = 100
-    monitor_every: int = 1
-    monitor_views: int = 4  # per monitored scene and view set
-    monitor_scenes: int = 10
 
 
 @dataclass
@@ -107,7 +62,7 @@ class SceneModel:
         self.mlp.load_state_dict(state["mlp"])
 
 
-def build_scene_model(count: int, channels: int, settings: SceneModelSettings, seed: int) -> SceneModel:
+def build_scene_model(count: int, channels: int, settings: TriplaneConfig, seed: int) -> SceneModel:
     torch.manual_seed(seed)
     planes = TriPlanes(count, settings.features, settings.resolution, plane_axes=settings.plane_axes)
     return SceneModel(planes, TinyMLP(settings.features, settings.hidden, channels))
@@ -121,9 +76,9 @@ class IgaeObjective:
         autoencoder: LatentAutoencoder,
         scenes: SceneModel,
         normalizer: TanhNormalizer,
-        volume: VolumeSettings,
+        volume: VolumeConfig,
         background: torch.Tensor,
-        weights: LossWeights,
+        weights: LossWeightsConfig,
         generator: torch.Generator,
     ):
         self.autoencoder, self.scenes, self.normalizer = autoencoder, scenes, normalizer
@@ -242,7 +197,7 @@ def monitor_metrics(
     return results, comparison_grid([row.cpu() for row in dashboard_rows], columns=6)
 
 
-def _optimizers(autoencoder: LatentAutoencoder, scenes: SceneModel, stage: StageSettings):
+def _optimizers(autoencoder: LatentAutoencoder, scenes: SceneModel, stage: StageConfig):
     groups = []
     if stage.train_autoencoder:
         model = autoencoder.model
@@ -268,16 +223,17 @@ def train_stage(
     real_train: torch.Tensor,
     real_heldout: torch.Tensor,
     *,
-    stage: StageSettings,
+    stage: StageConfig,
+    monitor: MonitorConfig,
     normalizer: TanhNormalizer,
-    volume: VolumeSettings,
+    volume: VolumeConfig,
     work_dir: Path,
-    cache_latents: bool = False,
-    precision: str = "fp32",
+    precision: str,
 ) -> dict:
     """Run one stage in place on ``autoencoder`` and ``scenes``; returns the final monitoring record.
 
-    ``precision`` (auto | fp32 | bf16) autocasts the objective as :func:`igae.hardware.autocast_dtype` decides."""
+    ``monitor`` says how often the monitor sets are measured; ``precision`` (auto | fp32 | bf16) autocasts the
+    objective as :func:`igae.hardware.autocast_dtype` decides."""
     device = autoencoder.device
     work_dir = Path(work_dir)
     autocast = autocast_dtype(precision, device, what=f"IG-AE {name}")
@@ -285,10 +241,11 @@ def train_stage(
         {
             "stage": name,
             "settings": dataclasses.asdict(stage),
+            "monitor": dataclasses.asdict(monitor),
             "volume": dataclasses.asdict(volume),
             "views": len(train_views),
             "scenes": len(train_views.scenes),
-            "cache": cache_latents,
+            "cache": stage.cache_latents,
             "autocast": str(autocast),
         }
     )
@@ -306,7 +263,7 @@ def train_stage(
     total_steps = stage.epochs * steps_per_epoch
 
     cached = None
-    if cache_latents and not stage.train_autoencoder:
+    if stage.cache_latents and not stage.train_autoencoder:
         with torch.no_grad():  # posterior means of the frozen encoder, once
             cached = torch.cat(
                 [
@@ -330,7 +287,7 @@ def train_stage(
         data_generator.set_state(state["data_generator"])
         epoch, step_in_epoch, real_cursor = state["epoch"], state["step_in_epoch"], state["real_cursor"]
         permutation, real_order = state["permutation"], state["real_order"]
-    monitor = TrainingMonitor(
+    progress = TrainingMonitor(
         work_dir, total_steps, epoch * steps_per_epoch + step_in_epoch, stage.log_every, name=name
     )
     if real_order is None:
@@ -384,21 +341,21 @@ def train_stage(
             step_in_epoch += 1
             steps_run += 1
             done = epoch * steps_per_epoch + step_in_epoch
-            monitor.scalars(done, {"loss": total.item(), **{key: value.item() for key, value in terms.items()}})
+            progress.scalars(done, {"loss": total.item(), **{key: value.item() for key, value in terms.items()}})
             if done % stage.checkpoint_every == 0 and step_in_epoch < steps_per_epoch:
                 checkpoint()
         for scheduler in schedulers:
             scheduler.step()
         epoch, step_in_epoch, permutation = epoch + 1, 0, None
-        if epoch % stage.monitor_every == 0 or epoch == stage.epochs:
+        if epoch % monitor.every == 0 or epoch == stage.epochs:
             autoencoder.eval()
             record, dashboard = monitor_metrics(objective, metrics, monitor_sets, real_heldout)
             autoencoder.train(stage.train_autoencoder)
-            monitor.scalars(epoch * steps_per_epoch, {**record, "epoch": epoch}, force=True)
+            progress.scalars(epoch * steps_per_epoch, {**record, "epoch": epoch}, force=True)
             write_png_atomic(work_dir / "dashboard.png", dashboard)
         if epoch < stage.epochs:
             checkpoint()
-    monitor.close()
+    progress.close()
     seconds = time.perf_counter() - started
     record.update(
         {
@@ -426,15 +383,15 @@ def compare_records(before: dict, after: dict) -> dict[str, float]:
     }
 
 
-def save_scene_model(scenes: SceneModel, settings: SceneModelSettings, scene_names: list[str], path: Path) -> None:
+def save_scene_model(scenes: SceneModel, settings: TriplaneConfig, scene_names: list[str], path: Path) -> None:
     buffer = io.BytesIO()
     torch.save({"settings": dataclasses.asdict(settings), "scenes": scene_names, **scenes.state_dict()}, buffer)
     write_bytes_atomic(Path(path), buffer.getvalue())
 
 
-def load_scene_model(path: Path, channels: int) -> tuple[SceneModel, SceneModelSettings, list[str]]:
+def load_scene_model(path: Path, channels: int) -> tuple[SceneModel, TriplaneConfig, list[str]]:
     state = torch.load(Path(path), map_location="cpu", weights_only=False)
-    settings = SceneModelSettings(**state["settings"])
+    settings = TriplaneConfig(**state["settings"])
     scenes = build_scene_model(len(state["scenes"]), channels, settings, seed=0)
     scenes.load_state_dict(state)
     return scenes, settings, state["scenes"]
@@ -444,7 +401,7 @@ def write_stage_outputs(
     out_dir: Path,
     autoencoder: LatentAutoencoder | None,
     scenes: SceneModel,
-    settings: SceneModelSettings,
+    settings: TriplaneConfig,
     scene_names: list[str],
     record: dict,
     work_dir: Path,

@@ -1,4 +1,4 @@
-"""``params.yaml``: load it, apply the selected preset, validate it against the JSON schema.
+"""``params.yaml``: load it, apply the selected preset, validate it against the JSON schema (plain mappings).
 
 The file's top-level values are the ``tiny`` preset; ``presets.<name>`` holds what another preset changes.
 :func:`resolve_params` deep-merges ``presets[preset]`` over the top level and validates the result (and every
@@ -17,7 +17,7 @@ import yaml
 from igae.errors import ConfigError
 
 #: The schema beside the workflow (the package is installed in editable mode from the repository).
-DEFAULT_SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "params.schema.yaml"
+DEFAULT_SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "params.schema.yaml"
 
 
 def deep_merge(base: dict, override: dict) -> dict:

@@ -12,14 +12,13 @@ import io
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 from igae.autoencoders.model import LatentAutoencoder
 from igae.autoencoders.normalizer import TanhNormalizer, latent_background
 from igae.data.image_sets import load_images, to_signed, to_unit
 from igae.evaluation.image_metrics import METRIC_NAMES, ImageMetrics
+from igae.imaging import comparison_grid
 from igae.io_utils import write_bytes_atomic, write_json_atomic, write_png_atomic
 
 log = logging.getLogger(__name__)
@@ -44,16 +43,6 @@ def reconstruct(
         reconstructions.append(to_unit(autoencoder.decode(latent)).cpu())
         latents.append(latent.cpu())
     return torch.cat(reconstructions), torch.cat(latents)
-
-
-def comparison_grid(rows: list[torch.Tensor], columns: int = 8) -> Image.Image:
-    """Stack image rows ([n, 3, H, W] in [0, 1], the first ``columns`` of each) into one picture, short rows
-    padded with white."""
-    strips = [torch.cat(list(row[:columns]), dim=-1) for row in rows]  # each [3, H, n*W]
-    width = max(strip.shape[-1] for strip in strips)
-    grid = torch.cat([torch.nn.functional.pad(s, (0, width - s.shape[-1]), value=1.0) for s in strips], dim=-2)
-    array = (grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-    return Image.fromarray(np.ascontiguousarray(array))
 
 
 def evaluate_autoencoder(

@@ -1,0 +1,242 @@
+"""The run plan: every run of the pipeline's DAG, its output paths, the parameters it reads and its resources.
+
+Computed once from the typed configuration (:class:`igae.config.Params`), torch-free, so that ``snakemake -n``
+plans the tiny and the paper presets in about a second. The workflow's rules only expand what is here:
+which scenes are rendered, which NeRF runs exist (latent space x method x scene), the loss-ablation variants and
+where each reads its IG-AE from, what each report aggregates, how many threads and GPUs a job asks for (GPUs
+from the configured devices, never from the preset's name), and the ``--params`` payload each command gets
+(:data:`COMMAND_PARAMS`: the dotted keys of ``params.yaml`` a command reads; a job reruns when one of them
+changes, and no key outside them reaches it).
+
+DVC's stages (``dvc.yaml``) are written from :data:`STAGES` by ``igae sync-dvc``; a test keeps them in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from igae.config import Params, deep_merge, params_payload
+from igae.config.tree import StageConfig, build, to_plain
+from igae.data.plan import SceneSpec, plan_scenes
+from igae.nerf.catalog import runnable_methods
+from igae.reporting import outputs
+from igae.training.ablation import FULL, variant_names
+
+#: The dotted keys of ``params.yaml`` each command reads (its ``--params``), by command name.
+COMMAND_PARAMS: dict[str, tuple[str, ...]] = {
+    "generate-object": ("scenes.procedural", "render.object_radius"),
+    "render-scene": ("render",),
+    "import-scene": ("render.test_fraction",),
+    "prepare-real-images": ("real_images", "render.image_size"),
+    "train-autoencoder": (
+        "autoencoder.latent_channels",
+        "autoencoder.embedded",
+        "autoencoder.device",
+        "render.image_size",
+    ),
+    "fetch-autoencoder": ("autoencoder.pretrained", "autoencoder.latent_channels", "autoencoder.allow_download"),
+    "evaluate-autoencoder": (
+        "autoencoder.latent_channels",
+        "autoencoder.normalizer",
+        "autoencoder.evaluation",
+        "autoencoder.device",
+    ),
+    "train-igae-stage": ("igae", "autoencoder.latent_channels", "autoencoder.normalizer", "autoencoder.device"),
+    "train-nerf": ("nerf", "autoencoder.latent_channels", "autoencoder.normalizer"),
+}
+
+STANDARD_AUTOENCODER = "results/autoencoders/standard"
+IGAE_WARMUP = "results/igae/warmup"
+IGAE_FINAL = "results/igae/final"
+#: Latent space -> (the rule output that holds its autoencoder, the diffusers folder inside it).
+LATENT_SPACES: dict[str, tuple[str, str]] = {
+    "standard": (STANDARD_AUTOENCODER, "."),
+    "igae": (IGAE_FINAL, "autoencoder"),
+}
+RGB = "rgb"
+
+#: Scheduling priorities: Snakemake starts the highest ready job first. The chain render -> standard AE ->
+#: IG-AE warm-up -> stage 2 (-> ablation variants) gates most of the DAG; NeRFs, evaluations and the control
+#: fill the cores beside it (unlisted rules: 0).
+PRIORITY = {"render": 50, "standard_autoencoder": 40, "igae_warmup": 30, "igae_train": 20, "ablation": 10}
+
+
+def cuda_visible() -> bool:
+    """Whether this machine shows an NVIDIA GPU, without importing torch (the driver's device node or
+    ``nvidia-smi``), unless ``CUDA_VISIBLE_DEVICES`` hides every device."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return Path("/dev/nvidiactl").exists() or shutil.which("nvidia-smi") is not None
+
+
+def uses_cuda(device: str) -> bool:
+    """Whether jobs configured for ``device`` (auto, cpu, cuda, cuda:N) run on a GPU."""
+    return device.startswith("cuda") or (device == "auto" and cuda_visible())
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one job of a phase asks the scheduler for."""
+
+    threads: int
+    gpus: int
+
+
+@dataclass(frozen=True)
+class AblationPlan:
+    """The loss ablation's runs: variants, where each one's IG-AE and metrics are, and the NeRFs they train."""
+
+    variants: tuple[str, ...]
+    methods: tuple[str, ...]
+    scenes: tuple[str, ...]
+    retrains_full: bool  # the reference `full` is retrained (ablation.train set) rather than the IG-AE itself
+    igae: dict[str, str]  # variant -> its stage-2 output folder
+    autoencoder_metrics: dict[str, str]  # variant -> its reconstruction metrics
+    nerf_metrics: tuple[str, ...]  # every variant's latent NeRF metrics (the IG-AE's own runs for a reused `full`)
+    reference_metrics: tuple[str, ...]  # the standard AE's runs of the same methods and scenes
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """What the ablation phase makes: every variant's NeRF metrics, and the reconstruction metrics of the
+        variants it trains (a reused `full` is evaluated by the report phase)."""
+        owned = [path for path in self.autoencoder_metrics.values() if path.startswith("results/ablation/")]
+        return (*self.nerf_metrics, *owned)
+
+
+class RunPlan:
+    """Every run of the DAG for one resolved configuration."""
+
+    def __init__(self, params: Params):
+        self.params = params
+        self.scenes: dict[str, SceneSpec] = {spec.scene_id: spec for spec in plan_scenes(params.scenes, params.seed)}
+        self.eval_scenes: tuple[str, ...] = tuple(sorted(s for s, spec in self.scenes.items() if spec.split == "eval"))
+        nerf = params.nerf
+        self.nerf_on_cuda = uses_cuda(nerf.device)
+        methods, self.skipped_methods = runnable_methods(list(nerf.methods), self.nerf_on_cuda)
+        self.nerf_methods: tuple[str, ...] = tuple(methods)
+        self.latent_spaces: tuple[str, ...] = nerf.autoencoders
+        self.nerf_spaces: tuple[str, ...] = (*nerf.autoencoders, *([RGB] if nerf.rgb_baselines else []))
+        self.nerf_metrics: tuple[str, ...] = tuple(
+            nerf_metrics_path(space, method, scene)
+            for space in self.nerf_spaces
+            for method in self.nerf_methods
+            for scene in self.eval_scenes
+        )
+        self.ablation = self._ablation()
+        self.latent_figure_method = "tensorf" if "tensorf" in self.nerf_methods else next(iter(self.nerf_methods), None)
+        self.latent_figure_runs: dict[str, str] = (
+            {
+                space: nerf_metrics_path(space, self.latent_figure_method, self.eval_scenes[0])
+                for space in nerf.autoencoders
+            }
+            if self.latent_figure_method and self.eval_scenes
+            else {}
+        )
+
+    # ----------------------------------------------------------------------------------------------- runs
+
+    def _ablation(self) -> AblationPlan:
+        config = self.params.ablation
+        variants = tuple(variant_names(config.terms)) if config.terms else ()
+        retrains_full = bool(config.train)
+        methods = tuple(runnable_methods(list(config.methods or self.params.nerf.methods), self.nerf_on_cuda)[0])
+        scenes = self.eval_scenes[: config.eval_scenes]
+        reuses_igae = lambda variant: variant == FULL and not retrains_full  # noqa: E731 - the one condition
+        reuses_runs = not retrains_full and "igae" in self.params.nerf.autoencoders
+        return AblationPlan(
+            variants=variants,
+            methods=methods,
+            scenes=scenes,
+            retrains_full=retrains_full,
+            igae={v: IGAE_FINAL if reuses_igae(v) else f"results/ablation/igae/{v}" for v in variants},
+            autoencoder_metrics={
+                v: autoencoder_metrics_path("igae")
+                if reuses_igae(v)
+                else f"results/ablation/metrics/autoencoder/{v}.json"
+                for v in variants
+            },
+            nerf_metrics=tuple(
+                nerf_metrics_path("igae", method, scene)
+                if variant == FULL and reuses_runs
+                else f"results/ablation/metrics/ablation-{variant}/{method}/{scene}.json"
+                for variant in variants
+                for method in methods
+                for scene in scenes
+            ),
+            reference_metrics=tuple(
+                nerf_metrics_path("standard", method, scene)
+                for method in methods
+                for scene in scenes
+                if "standard" in self.params.nerf.autoencoders
+            ),
+        )
+
+    def scene_ids(self, imported: bool) -> list[str]:
+        """The planned scenes that are (or are not) imported official scenes."""
+        return [scene for scene, spec in self.scenes.items() if spec.imported == imported]
+
+    # ------------------------------------------------------------------------------------ params, resources
+
+    def payload(self, command: str, params: Params | None = None) -> str:
+        """The ``--params`` JSON of ``command``: the keys it reads, from ``params`` (default: the plan's)."""
+        return params_payload(params or self.params, COMMAND_PARAMS[command])
+
+    def ablation_payload(self) -> str:
+        """``train-igae-stage``'s payload for the ablation variants: ``igae.train`` with ``ablation.train`` in."""
+        igae = self.params.igae
+        train = build(StageConfig, deep_merge(to_plain(igae.train), self.params.ablation.train or {}), "igae.train")
+        return self.payload(
+            "train-igae-stage", dataclasses.replace(self.params, igae=dataclasses.replace(igae, train=train))
+        )
+
+    def resources(self, phase: str) -> Resources:
+        """Threads and GPUs of one job of ``phase`` (render, autoencoder, igae, nerf, report)."""
+        autoencoder_gpus = int(uses_cuda(self.params.autoencoder.device))
+        return {
+            "render": Resources(1, 0),
+            "autoencoder": Resources(self.params.autoencoder.threads, autoencoder_gpus),
+            "igae": Resources(self.params.igae.threads, autoencoder_gpus),
+            "nerf": Resources(self.params.nerf.threads, int(self.nerf_on_cuda)),
+            "report": Resources(1, 0),
+        }[phase]
+
+    def summary(self) -> dict:
+        """The plan as plain data (``igae plan``; the tests compare plans through it)."""
+        return {
+            "preset": self.params.preset,
+            "scenes": {
+                scene: dataclasses.asdict(spec) | {"asset": str(spec.asset)} for scene, spec in self.scenes.items()
+            },
+            "nerf_methods": list(self.nerf_methods),
+            "skipped_methods": self.skipped_methods,
+            "nerf_metrics": list(self.nerf_metrics),
+            "ablation": to_plain(dataclasses.asdict(self.ablation)),
+            "latent_figure_runs": self.latent_figure_runs,
+            "resources": {
+                phase: dataclasses.asdict(self.resources(phase))
+                for phase in ("render", "autoencoder", "igae", "nerf", "report")
+            },
+            "payloads": {command: json.loads(self.payload(command)) for command in COMMAND_PARAMS}
+            | {"train-igae-stage (ablation)": json.loads(self.ablation_payload())},
+            "autoencoder_source": self.params.autoencoder.source,
+        }
+
+    # ---------------------------------------------------------------------------------------- report files
+
+    def qualitative_figures(self) -> list[str]:
+        """Stems of the qualitative grids: one per evaluation scene."""
+        return [f"results/figures/report/{outputs.QUALITATIVE}_{scene}" for scene in self.eval_scenes]
+
+
+def nerf_metrics_path(space: str, method: str, scene: str) -> str:
+    """The metrics JSON of one NeRF run (``space``: standard, igae or rgb)."""
+    return f"results/metrics/nerf/{space}/{method}/{scene}.json"
+
+
+def autoencoder_metrics_path(label: str) -> str:
+    return f"results/metrics/autoencoder/{label}.json"

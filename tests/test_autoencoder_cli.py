@@ -7,15 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from igae.cli import format_flags, main
+from igae.commands import main
 
 IGAE = Path(sys.executable).parent / "igae"
+PARAMS = str(Path(__file__).parents[1] / "params.yaml")
 
 
-def test_boolean_and_list_flags_round_trip_through_the_parser():
-    assert format_flags({"mid_block_attention": False, "bfloat16": True, "block_out_channels": [8, 16]}) == (
-        "--no-mid-block-attention --bfloat16 --block-out-channels 8 16"
-    )
+def test_params_given_as_json_must_hold_the_keys_the_command_reads(tmp_path, capsys):
+    common = ["evaluate-autoencoder", "--model", str(tmp_path), "--real-images", str(tmp_path), "--scene-index",
+              str(tmp_path / "index.json"), "--out", str(tmp_path / "m.json")]  # fmt: skip
+    assert main([*common, "--params", json.dumps({"autoencoder.latent_channels": 16})]) == 2
+    assert "this command needs 'autoencoder.evaluation' of params.yaml in --params" in capsys.readouterr().err
+    assert main([*common, "--params", json.dumps({"autoencoder.latent_channel": 16})]) == 2
+    assert "'autoencoder.latent_channel' is not a key of params.yaml" in capsys.readouterr().err
+    assert main([*common, "--params", json.dumps({"autoencoder.normalizer": {"scale": 0.5}})]) == 2
+    assert "missing key 'autoencoder.normalizer.eps'" in capsys.readouterr().err
+    assert not (tmp_path / "m.json").exists()
 
 
 def test_evaluating_a_folder_that_is_not_an_autoencoder_fails_clearly(tmp_path, capsys):
@@ -31,6 +38,10 @@ def test_evaluating_a_folder_that_is_not_an_autoencoder_fails_clearly(tmp_path, 
             str(tmp_path / "index.json"),
             "--out",
             str(tmp_path / "m.json"),
+            "--params",
+            PARAMS,
+            "--preset",
+            "micro",
         ]
     )
     assert status == 2
@@ -50,6 +61,8 @@ def test_training_without_a_real_image_set_fails_clearly(tmp_path, capsys):
             str(tmp_path / "ae"),
             "--work-dir",
             str(tmp_path / "w"),
+            "--params",
+            PARAMS,
         ]
     )
     assert status == 2
@@ -60,7 +73,7 @@ def test_training_without_a_real_image_set_fails_clearly(tmp_path, capsys):
 def test_fetching_a_missing_preset_offline_fails_with_instructions(tmp_path, monkeypatch):
     env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "PATH": str(IGAE.parent)}
     result = subprocess.run(
-        [str(IGAE), "fetch-autoencoder", "--source", "ostris-kl-f8-d16", "--out", "ae"],
+        [str(IGAE), "fetch-autoencoder", "--out", "ae", "--params", PARAMS, "--preset", "paper"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

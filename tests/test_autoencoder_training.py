@@ -1,6 +1,8 @@
 """The embedded autoencoder's training (loss goes down, resume after a kill) and the AE evaluation outputs."""
 
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,14 +12,15 @@ from diffusers import AutoencoderKL
 from PIL import Image
 
 import igae.autoencoders.embedded as embedded
+from igae.autoencoders.evaluation import evaluate_autoencoder
 from igae.autoencoders.model import load_autoencoder
 from igae.autoencoders.normalizer import TanhNormalizer
-from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
-from igae.autoencoders.evaluation import evaluate_autoencoder
+from igae.config import load_config
+from igae.config.tree import EmbeddedTrainingConfig
 
-ARCHITECTURE = EmbeddedArchitecture(
-    latent_channels=4, block_out_channels=(8, 8, 16, 16), norm_num_groups=4, mid_block_attention=False
-)
+MICRO = load_config(Path(__file__).parents[1] / "params.yaml", "micro").autoencoder.embedded
+ARCHITECTURE = MICRO.architecture  # (8, 8, 16, 16), 4 groups, no attention
+CHANNELS = 4
 
 
 def photo_crops(count: int = 12, size: int = 32) -> torch.Tensor:
@@ -27,7 +30,7 @@ def photo_crops(count: int = 12, size: int = 32) -> torch.Tensor:
     return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
 
 
-def training(**overrides) -> EmbeddedTraining:
+def training(**overrides) -> EmbeddedTrainingConfig:
     values = dict(
         steps=30,
         batch_size=4,
@@ -38,17 +41,20 @@ def training(**overrides) -> EmbeddedTraining:
         validate_every=15,
         checkpoint_every=10,
     )
-    return EmbeddedTraining(**{**values, **overrides})
+    return dataclasses.replace(MICRO.training, **{**values, **overrides})
 
 
 def test_micro_training_lowers_the_loss_and_saves_a_diffusers_folder(tmp_path):
     images = photo_crops()
     torch.manual_seed(0)
-    before = embedded.reconstruction_psnr(embedded.build_embedded_autoencoder(ARCHITECTURE, 32).eval(), images)
+    before = embedded.reconstruction_psnr(
+        embedded.build_embedded_autoencoder(ARCHITECTURE, CHANNELS, 32).eval(), images
+    )
     record = embedded.train_embedded_autoencoder(
         images,
         tmp_path / "ae",
         architecture=ARCHITECTURE,
+        latent_channels=CHANNELS,
         training=training(),
         work_dir=tmp_path / "work",
         validation_images={"heldout": images[:4]},
@@ -68,7 +74,12 @@ def test_training_resumes_after_a_kill_and_ends_where_an_uninterrupted_run_ends(
     images = photo_crops()
     settings = training(steps=12, checkpoint_every=4, validate_every=100)
     embedded.train_embedded_autoencoder(
-        images, tmp_path / "straight", architecture=ARCHITECTURE, training=settings, work_dir=tmp_path / "work-straight"
+        images,
+        tmp_path / "straight",
+        architecture=ARCHITECTURE,
+        latent_channels=CHANNELS,
+        training=settings,
+        work_dir=tmp_path / "work-straight",
     )
 
     class Killed(Exception):
@@ -86,12 +97,22 @@ def test_training_resumes_after_a_kill_and_ends_where_an_uninterrupted_run_ends(
     monkeypatch.setattr(embedded, "save_checkpoint", save_then_die)
     with pytest.raises(Killed):
         embedded.train_embedded_autoencoder(
-            images, tmp_path / "resumed", architecture=ARCHITECTURE, training=settings, work_dir=tmp_path / "work"
+            images,
+            tmp_path / "resumed",
+            architecture=ARCHITECTURE,
+            latent_channels=CHANNELS,
+            training=settings,
+            work_dir=tmp_path / "work",
         )
     assert saves == [4, 8] and not (tmp_path / "resumed").exists()  # nothing half-written
     monkeypatch.setattr(embedded, "save_checkpoint", real_save)
     record = embedded.train_embedded_autoencoder(
-        images, tmp_path / "resumed", architecture=ARCHITECTURE, training=settings, work_dir=tmp_path / "work"
+        images,
+        tmp_path / "resumed",
+        architecture=ARCHITECTURE,
+        latent_channels=CHANNELS,
+        training=settings,
+        work_dir=tmp_path / "work",
     )
     assert record["resumed_from_step"] == 8
     steps = [int(row.split(",")[0]) for row in (tmp_path / "work/metrics.csv").read_text().splitlines()[1:]]
@@ -108,7 +129,12 @@ def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
     work.mkdir()
     embedded.save_checkpoint(work / "checkpoint.pt", {"fingerprint": "other", "step": 5})
     record = embedded.train_embedded_autoencoder(
-        images, tmp_path / "ae", architecture=ARCHITECTURE, training=training(steps=3), work_dir=work
+        images,
+        tmp_path / "ae",
+        architecture=ARCHITECTURE,
+        latent_channels=CHANNELS,
+        training=training(steps=3),
+        work_dir=work,
     )
     assert record["resumed_from_step"] == 0
 
@@ -120,7 +146,7 @@ def test_autoencoder_evaluation_writes_json_csv_and_figure(tmp_path):
         paths.append(tmp_path / f"img_{index}.png")
         Image.fromarray(image.permute(1, 2, 0).numpy()).save(paths[-1])
     torch.manual_seed(0)
-    autoencoder = embedded.build_embedded_autoencoder(ARCHITECTURE, 32)
+    autoencoder = embedded.build_embedded_autoencoder(ARCHITECTURE, CHANNELS, 32)
     result = evaluate_autoencoder(
         autoencoder,
         {"real": paths[:4], "rendered": paths[4:]},

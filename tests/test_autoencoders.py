@@ -11,16 +11,16 @@ from hypothesis import strategies as st
 from igae.autoencoders.embedded import build_embedded_autoencoder
 from igae.autoencoders.model import AutoencoderError, LatentAutoencoder, load_autoencoder
 from igae.autoencoders.normalizer import TanhNormalizer, latent_background
-from igae.autoencoders.settings import EmbeddedArchitecture
+from igae.config.tree import ArchitectureConfig
 from igae.errors import ConfigError
 
 
 def small_kl(latent_channels: int, blocks: int = 4, seed: int = 0) -> LatentAutoencoder:
     torch.manual_seed(seed)
-    architecture = EmbeddedArchitecture(
-        latent_channels=latent_channels, block_out_channels=(8, 8, 16, 16)[:blocks], norm_num_groups=4
+    architecture = ArchitectureConfig(
+        block_out_channels=(8, 8, 16, 16)[:blocks], layers_per_block=1, norm_num_groups=4, mid_block_attention=True
     )
-    return build_embedded_autoencoder(architecture, image_size=32).eval()
+    return build_embedded_autoencoder(architecture, latent_channels, image_size=32).eval()
 
 
 def small_tiny(latent_channels: int = 4) -> LatentAutoencoder:

@@ -12,20 +12,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from test_workflow import BIN, micro, snakemake, venv_env, write_params
-
-REPO = Path(__file__).resolve().parents[1]
 NERF_RUN = "results/metrics/nerf/igae/tensorf/proc-eval-000.json"
 NERF_CHECKPOINTS = "results/nerf/igae/tensorf/proc-eval-000/nerfstudio/latent-tensorf/nerfstudio_models"
 
 
-def longer_micro(params: dict) -> None:
-    """The micro pipeline with IG-AE stage 2 and the NeRF long enough to be killed between checkpoints."""
-    micro(params)
-    params["scenes"]["igae_train"].update(views=8)  # 2 scenes x 7 training views: 4 steps per epoch of 4 views
-    params["igae"]["train"].update(epochs=5, checkpoint_every=2, log_every=1)
-    params["nerf"].update(methods=["tensorf"], latent_supervision_steps=60, rgb_alignment_steps=10, checkpoint_every=10)
-    params["ablation"]["terms"] = []
+#: The micro preset with IG-AE stage 2 and the NeRF long enough to be killed between checkpoints.
+LONGER_MICRO = {
+    "scenes": {"igae_train": {"views": 8}},  # 2 scenes x 7 training views: 4 steps per epoch of 4 views
+    "igae": {"train": {"epochs": 5, "checkpoint_every": 2, "log_every": 1}},
+    "nerf": {"methods": ["tensorf"], "latent_supervision_steps": 60, "rgb_alignment_steps": 10, "checkpoint_every": 10},
+    "ablation": {"terms": []},
+}
 
 
 def complete_checkpoint_steps(folder: Path) -> list[int]:
@@ -33,14 +30,20 @@ def complete_checkpoint_steps(folder: Path) -> list[int]:
     return [int(path.stem.split("-")[1]) for path in folder.glob("step-*.ckpt") if zipfile.is_zipfile(path)]
 
 
-def kill_when(workdir: Path, target: str, ready, timeout: float = 600.0) -> None:
+def kill_when(project, workdir: Path, target: str, ready, timeout: float = 600.0) -> None:
     """Run Snakemake towards ``target`` (after a crash: unlocked, incomplete jobs rerun) and SIGKILL it with all
     its jobs as soon as ``ready()`` holds."""
-    assert snakemake(REPO, workdir, "--unlock").returncode == 0
-    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    assert project.snakemake(workdir, "--unlock").returncode == 0
+    command = [
+        str(project.bin / "snakemake"),
+        "--snakefile",
+        str(project.repo / "Snakefile"),
+        "--directory",
+        str(workdir),
+    ]
     process = subprocess.Popen(
         [*command, "--cores", "2", "--rerun-incomplete", target],
-        env=venv_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=project.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + timeout
     try:
@@ -53,16 +56,16 @@ def kill_when(workdir: Path, target: str, ready, timeout: float = 600.0) -> None
         process.wait()
 
 
-def rerun(workdir: Path, target: str) -> None:
+def rerun(project, workdir: Path, target: str) -> None:
     """What a user does after a crash: release Snakemake's lock, then run the same target again."""
-    assert snakemake(REPO, workdir, "--unlock").returncode == 0
-    result = snakemake(REPO, workdir, "--cores", "2", "--rerun-incomplete", target)
+    assert project.snakemake(workdir, "--unlock").returncode == 0
+    result = project.snakemake(workdir, "--cores", "2", "--rerun-incomplete", target)
     assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.mark.slow
-def test_a_killed_pipeline_resumes_from_its_checkpoints(repo, tmp_path):
-    write_params(repo, tmp_path, longer_micro)
+def test_a_killed_pipeline_resumes_from_its_checkpoints(project, tmp_path):
+    project.write_params(tmp_path, "micro", **LONGER_MICRO)
     # Killed in IG-AE stage 2, once a checkpoint beyond the first is on disk.
     checkpoint = tmp_path / "results/igae/final_training/checkpoint.pt"
 
@@ -72,19 +75,19 @@ def test_a_killed_pipeline_resumes_from_its_checkpoints(repo, tmp_path):
         except Exception:  # not there yet, or being replaced
             return False
 
-    kill_when(tmp_path, "results/igae/final", igae_checkpointed)
+    kill_when(project, tmp_path, "results/igae/final", igae_checkpointed)
     killed_at = torch.load(checkpoint, map_location="cpu", weights_only=False)["step"]
     assert not (tmp_path / "results/igae/final").exists()  # no partial stage output
     # Killed in the latent NeRF, after its second checkpoint.
     checkpoints = tmp_path / NERF_CHECKPOINTS
-    kill_when(tmp_path, NERF_RUN, lambda: max(complete_checkpoint_steps(checkpoints), default=0) >= 20)
+    kill_when(project, tmp_path, NERF_RUN, lambda: max(complete_checkpoint_steps(checkpoints), default=0) >= 20)
     igae_log = (tmp_path / "logs/igae/igae_train.log").read_text()
     assert f"(step {killed_at})" in igae_log and "resuming from" in igae_log  # lost < one checkpoint interval
     record = json.loads((tmp_path / "results/igae/final/metrics.json").read_text())
     assert record["steps"] == 20  # 5 epochs x 4 steps: the resumed run ends where an uninterrupted one ends
     assert not (tmp_path / NERF_RUN).exists()
     newest = max(complete_checkpoint_steps(checkpoints))  # a checkpoint the kill cut short does not count
-    rerun(tmp_path, NERF_RUN)
+    rerun(project, tmp_path, NERF_RUN)
     nerf_log = (tmp_path / "logs/nerf/igae/tensorf/proc-eval-000.log").read_text()
     assert f"(step {newest + 1} of 70)" in nerf_log
     assert json.loads((tmp_path / NERF_RUN).read_text())["steps"]["total"] == 70

@@ -1,11 +1,12 @@
 """Precision follows the hardware: the choice of ``igae.hardware.autocast_dtype`` for both answers of the probe."""
 
 import logging
+from pathlib import Path
 
 import pytest
 import torch
 
-from igae.autoencoders.settings import EmbeddedTraining
+from igae.config import load_params, resolve_params
 from igae.errors import ConfigError
 from igae.hardware import autocast_context, autocast_dtype, machine_description, native_bf16
 
@@ -53,8 +54,10 @@ def test_explicit_bf16_on_emulating_hardware_warns_with_the_measured_cost(caplog
 
 
 def test_unknown_precision_names_the_key():
-    with pytest.raises(ConfigError, match=r"autoencoder\.embedded\.training\.precision: 'bfloat16'"):
-        EmbeddedTraining(precision="bfloat16")
+    params = load_params(Path(__file__).parents[1] / "params.yaml")
+    params["autoencoder"]["embedded"]["training"]["precision"] = "bfloat16"
+    with pytest.raises(ConfigError, match=r"'autoencoder\.embedded\.training\.precision': 'bfloat16' is not one of"):
+        resolve_params(params)
     with pytest.raises(ConfigError, match="expected one of auto, fp32, bf16"):
         autocast_dtype("half", CPU)
 

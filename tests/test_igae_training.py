@@ -1,6 +1,7 @@
 """IG-AE training: which parameters each stage trains, losses on perfect predictions, resume."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,22 +11,23 @@ import torch
 import igae.training.igae as igae
 from igae.autoencoders.embedded import build_embedded_autoencoder
 from igae.autoencoders.normalizer import TanhNormalizer, latent_background
-from igae.autoencoders.settings import EmbeddedArchitecture
+from igae.config import load_config
+from igae.config.tree import LossWeightsConfig, MonitorConfig, TriplaneConfig
 from igae.data.cameras import look_at_opencv
 from igae.data.image_sets import to_signed
 from igae.data.multiview import PosedViews
-from igae.scenes.renderer import VolumeSettings
 
-VOLUME = VolumeSettings(coarse_samples=8, importance_samples=8)
-MODEL = igae.SceneModelSettings(features=8, resolution=16, hidden=16)
+PARAMS = Path(__file__).parents[1] / "params.yaml"
+PAPER = load_config(PARAMS, "paper").igae  # the paper's stage settings and loss weights
+MICRO = load_config(PARAMS, "micro")
+VOLUME = dataclasses.replace(MICRO.igae.rendering, coarse_samples=8, importance_samples=8)
+MODEL = TriplaneConfig(features=8, resolution=16, hidden=16, plane_axes="orthogonal")
+PAPER_WEIGHTS = PAPER.train.weights  # 1, 1, 0.1, 0.1, 0.01, 1e-4, 1e-5
 
 
 def tiny_autoencoder():
     torch.manual_seed(0)
-    architecture = EmbeddedArchitecture(
-        latent_channels=4, block_out_channels=(8, 8, 16, 16), norm_num_groups=4, mid_block_attention=False
-    )
-    return build_embedded_autoencoder(architecture, 32)
+    return build_embedded_autoencoder(MICRO.autoencoder.embedded.architecture, 4, 32)
 
 
 def posed_views(count: int = 6, scenes: int = 2) -> PosedViews:
@@ -43,7 +45,7 @@ def posed_views(count: int = 6, scenes: int = 2) -> PosedViews:
     )
 
 
-def objective_for(weights: igae.LossWeights, autoencoder=None):
+def objective_for(weights: LossWeightsConfig, autoencoder=None):
     autoencoder = autoencoder or tiny_autoencoder()
     scenes = igae.build_scene_model(2, autoencoder.latent_channels, MODEL, seed=0)
     normalizer = TanhNormalizer(0.5)
@@ -68,24 +70,51 @@ def gradients(objective, views, real) -> dict[str, bool]:
 
 def test_stage_two_gradients_reach_scenes_encoder_and_decoder():
     views = posed_views()
-    found = gradients(objective_for(igae.LossWeights()), views.subset(torch.arange(3)), views.images[:2])
+    found = gradients(objective_for(PAPER_WEIGHTS), views.subset(torch.arange(3)), views.images[:2])
     assert found == {"planes": True, "mlp": True, "encoder": True, "decoder": True}
 
 
-def test_stage_one_trains_the_scenes_and_not_the_autoencoder():
-    weights = igae.LossWeights(rgb=0, ae_synthetic=0, ae_real_mse=0, ae_real_lpips=0, real_latent_tv=0, planes_tv=1e-5)
+def run_stage(name, stage, work_dir, views=None, autoencoder=None):
+    """``train_stage`` on the test views with ``stage`` settings; returns (record, autoencoder, scenes)."""
+    views = views or posed_views()
+    autoencoder = autoencoder or tiny_autoencoder()
+    scenes = igae.build_scene_model(2, 4, MODEL, seed=0)
+    record = igae.train_stage(
+        name,
+        autoencoder,
+        scenes,
+        views,
+        {"test": views.subset(torch.arange(2))},
+        views.images,
+        views.images[:2],
+        stage=stage,
+        monitor=MonitorConfig(scenes=1, views=1, every=2),
+        normalizer=TanhNormalizer(0.5),
+        volume=VOLUME,
+        work_dir=work_dir,
+        precision="fp32",
+    )
+    return record, autoencoder, scenes
+
+
+def test_stage_one_trains_the_scenes_and_freezes_the_autoencoder(tmp_path):
+    """train_stage itself freezes the AE in the warm-up (train_autoencoder: false): its weights do not move and
+    carry no gradient, while the tri-planes and the MLP do train."""
+    stage = dataclasses.replace(PAPER.warmup, epochs=1, batch_size=3, planes_lr=1e-2, mlp_lr=1e-2, cache_latents=False)
     autoencoder = tiny_autoencoder()
-    for parameter in autoencoder.parameters():
-        parameter.requires_grad_(False)  # what train_stage does when train_autoencoder is false
-    views = posed_views()
-    found = gradients(objective_for(weights, autoencoder), views.subset(torch.arange(3)), None)
-    assert found == {"planes": True, "mlp": True, "encoder": False, "decoder": False}
+    before = {name: value.clone() for name, value in autoencoder.model.state_dict().items()}
+    planes_before = igae.build_scene_model(2, 4, MODEL, seed=0).planes.planes.detach().clone()
+    _, autoencoder, scenes = run_stage("warmup", stage, tmp_path / "work", autoencoder=autoencoder)
+    for name, value in autoencoder.model.state_dict().items():
+        torch.testing.assert_close(value, before[name], rtol=0, atol=0, msg=name)
+    assert all(p.grad is None and not p.requires_grad for p in autoencoder.parameters())
+    assert not torch.equal(scenes.planes.planes.detach(), planes_before)
 
 
 def test_each_loss_is_zero_on_a_perfect_prediction(monkeypatch):
     """Perfect parts: renders equal the normalised encodings, the decoder returns the true images, tri-planes and
     real latents are constant. Every one of the seven terms must then be zero."""
-    objective = objective_for(igae.LossWeights())
+    objective = objective_for(PAPER_WEIGHTS)
     views = posed_views().subset(torch.arange(3))
     real = posed_views().images[3:5]
     # One decoder call per step, on [decoded renders; synthetic reconstructions; real reconstructions].
@@ -108,7 +137,7 @@ def test_each_loss_is_zero_on_a_perfect_prediction(monkeypatch):
     with torch.no_grad():
         objective.scenes.planes.planes.fill_(0.3)
     total, terms = objective(views, real)
-    assert set(terms) == {f.name for f in dataclasses.fields(igae.LossWeights)}
+    assert set(terms) == {f.name for f in dataclasses.fields(LossWeightsConfig)}
     for name, value in terms.items():
         assert value.item() == pytest.approx(0.0, abs=1e-6), name
     assert total.item() == pytest.approx(0.0, abs=1e-6)
@@ -117,7 +146,7 @@ def test_each_loss_is_zero_on_a_perfect_prediction(monkeypatch):
 
 def test_joint_autoencoder_passes_match_separate_calls():
     """Encoding (decoding) the step's batches in one call gives each image what a call of its own gives."""
-    autoencoder = objective_for(igae.LossWeights()).autoencoder.eval()
+    autoencoder = objective_for(PAPER_WEIGHTS).autoencoder.eval()
     first, second = to_signed(posed_views().images[:3]), to_signed(posed_views().images[3:5])
     with torch.no_grad():
         encode_mean = lambda images: autoencoder.encode(images, sample=False)  # noqa: E731
@@ -131,7 +160,7 @@ def test_joint_autoencoder_passes_match_separate_calls():
 
 
 def test_empty_scenes_render_the_latent_background():
-    objective = objective_for(igae.LossWeights())
+    objective = objective_for(PAPER_WEIGHTS)
     with torch.no_grad():
         objective.scenes.mlp.layers[-1].bias[0] = -1e4
     rendered = objective.render(posed_views().subset(torch.arange(2)), 4)
@@ -142,34 +171,10 @@ def test_empty_scenes_render_the_latent_background():
 @pytest.mark.slow
 def test_a_stage_resumes_after_a_kill_and_continues_the_step_count(tmp_path, monkeypatch):
     views = posed_views()
-    real = views.images
-    stage = igae.StageSettings(
-        epochs=2,
-        batch_size=2,
-        real_batch_size=1,
-        checkpoint_every=2,
-        log_every=1,
-        monitor_scenes=1,
-        monitor_views=1,
-        monitor_every=2,
-    )
+    stage = dataclasses.replace(PAPER.train, epochs=2, batch_size=2, real_batch_size=1, checkpoint_every=2, log_every=1)
 
     def run(work):
-        autoencoder = tiny_autoencoder()
-        scenes = igae.build_scene_model(2, 4, MODEL, seed=0)
-        record = igae.train_stage(
-            "train",
-            autoencoder,
-            scenes,
-            views,
-            {"test": views.subset(torch.arange(2))},
-            real,
-            real[:2],
-            stage=stage,
-            normalizer=TanhNormalizer(0.5),
-            volume=VOLUME,
-            work_dir=work,
-        )
+        record, _, scenes = run_stage("train", stage, work, views=views)
         return record, scenes
 
     class Killed(Exception):
@@ -202,12 +207,12 @@ def test_paper_size_step_benchmark_runs_and_prints_figures(stage, tmp_path, caps
 
     import yaml
 
-    from igae.cli import main
+    from igae.commands import main
 
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["render"]["image_size"] = 32
     params["igae"]["rendering"].update(coarse_samples=4, importance_samples=4)
-    params["igae"]["scenes"].update(resolution=8)
+    params["igae"]["triplanes"].update(resolution=8)
     params["igae"]["train"].update(batch_size=2, real_batch_size=1)
     params["igae"]["warmup"].update(batch_size=2)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))

@@ -1,13 +1,18 @@
 """The latent tri-plane renderer against cases with known answers."""
 
+import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
+from igae.config import load_config
 from igae.data.cameras import Intrinsics, look_at_opencv
-from igae.scenes.renderer import VolumeSettings, camera_rays, importance_depths, ray_march, render_latents
+from igae.scenes.renderer import camera_rays, importance_depths, ray_march, render_latents
 from igae.scenes.triplane import TinyMLP, TriPlanes, total_variation
+
+PAPER_VOLUME = load_config(Path(__file__).parents[1] / "params.yaml", "paper").igae.rendering  # 48 + 48, [0.5, 2.1]
 
 
 def march(raw: float, colour: list[float], depths: torch.Tensor):
@@ -25,7 +30,7 @@ def test_empty_space_gives_the_background():
     camera = torch.eye(4)[None].clone()
     camera[0, 2, 3] = -1.3
     intrinsics = torch.tensor([[[1.09375, 0, 0.5], [0, 1.09375, 0.5], [0, 0, 1.0]]])
-    out = render_latents(planes, mlp, torch.tensor([0]), camera, intrinsics, 4, background)
+    out = render_latents(planes, mlp, torch.tensor([0]), camera, intrinsics, 4, background, PAPER_VOLUME)
     expected = (background * 2 - 1).view(1, 3, 1, 1).expand(1, 3, 4, 4)
     torch.testing.assert_close(out["latent"], expected)
     assert out["opacity"].max().item() == pytest.approx(0.0, abs=1e-6)
@@ -73,7 +78,7 @@ def test_renders_at_any_resolution_from_one_pose():
     camera = torch.eye(4)[None].clone()
     camera[0, 2, 3] = -1.3
     intrinsics = torch.tensor([[[1.09375, 0, 0.5], [0, 1.09375, 0.5], [0, 0, 1.0]]])
-    settings = VolumeSettings(coarse_samples=16, importance_samples=16)
+    settings = dataclasses.replace(PAPER_VOLUME, coarse_samples=16, importance_samples=16)
     for resolution in (4, 16):
         out = render_latents(planes, mlp, torch.tensor([1]), camera, intrinsics, resolution, torch.zeros(4), settings)
         assert out["latent"].shape == (1, 4, resolution, resolution)

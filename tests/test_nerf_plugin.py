@@ -1,5 +1,6 @@
 """The latent NeRF nerfstudio plugin: registration, latent data, intrinsics, the two stages, runs, bad input."""
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -14,15 +15,18 @@ from PIL import Image
 
 from igae.autoencoders.embedded import train_embedded_autoencoder
 from igae.autoencoders.model import AutoencoderError, load_autoencoder
-from igae.autoencoders.settings import EmbeddedArchitecture, EmbeddedTraining
+from igae.config import load_config, params_payload
+from igae.config.tree import ArchitectureConfig, NerfConfig, NormalizerConfig
 from igae.data.procedural import generate_object, parts_to_glb
-from igae.data.scenes import RenderSettings, normalize_parts, render_scene
+from igae.data.scenes import normalize_parts, render_scene
 from igae.errors import ConfigError, IgaeError
 from igae.evaluation.image_metrics import psnr
 from igae.nerf.catalog import CUDA_ONLY, METHOD_NAMES
 from igae.nerf.methods import get_method
-from igae.nerf.run import NerfSettings, build_run_config, run_nerf
+from igae.nerf.run import build_run_config, run_nerf
 
+TINY = load_config(Path(__file__).parents[1] / "params.yaml", "tiny")
+NORMALIZER = NormalizerConfig(scale=0.5, eps=1e-6)
 CPU_METHODS = [name for name in METHOD_NAMES if CUDA_ONLY[name] is None]
 GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (nerfacc / gsplat kernels)")
 MICRO_OVERRIDES = {
@@ -43,8 +47,11 @@ MICRO_OVERRIDES = {
 }  # fmt: skip
 
 
-def micro_settings(**changes) -> NerfSettings:
+def micro_settings(**changes) -> NerfConfig:
+    """The tiny preset's ``nerf`` section at a few steps, the paper's learning-rate factors, method chunks."""
     values = dict(
+        latent_lr_factor=None,
+        eval_rays_per_chunk=None,
         latent_supervision_steps=2,
         rgb_alignment_steps=1,
         model_overrides=MICRO_OVERRIDES,
@@ -52,7 +59,7 @@ def micro_settings(**changes) -> NerfSettings:
         checkpoint_every=1000,
         log_every=1,
     )
-    return NerfSettings(**{**values, **changes})
+    return dataclasses.replace(TINY.nerf, **{**values, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +68,13 @@ def micro_scene(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("scene")
     asset = root / "object.glb"
     asset.write_bytes(parts_to_glb(normalize_parts(generate_object(1, TINY.scenes.procedural), 0.5, "z")))
-    render_scene(asset, root / "scene", views=10, seed=0, settings=RenderSettings(image_size=32, samples_per_pixel=4))
+    render_scene(
+        asset,
+        root / "scene",
+        views=10,
+        seed=0,
+        settings=dataclasses.replace(TINY.render, image_size=32, samples_per_pixel=4),
+    )
     return root / "scene"
 
 
@@ -73,10 +86,12 @@ def micro_autoencoder(tmp_path_factory, micro_scene) -> Path:
     train_embedded_autoencoder(
         torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
         root / "ae",
-        architecture=EmbeddedArchitecture(
-            latent_channels=4, block_out_channels=(16, 16, 32, 32), norm_num_groups=8, mid_block_attention=False
+        architecture=ArchitectureConfig(
+            block_out_channels=(16, 16, 32, 32), layers_per_block=1, norm_num_groups=8, mid_block_attention=False
         ),
-        training=EmbeddedTraining(
+        latent_channels=4,
+        training=dataclasses.replace(
+            TINY.autoencoder.embedded.training,
             steps=250,
             batch_size=8,
             crop_size=32,
@@ -85,6 +100,7 @@ def micro_autoencoder(tmp_path_factory, micro_scene) -> Path:
             log_every=50,
             validate_every=1000,
             checkpoint_every=1000,
+            lpips_weight=0.0,
         ),  # fmt: skip
         work_dir=root / "work",
     )
@@ -95,7 +111,7 @@ def pipeline_for(method: str, scene: Path, autoencoder: Path | None, tmp_path: P
     space = "rgb" if autoencoder is None else "latent"
     config = build_run_config(
         get_method(method), space, scene, tmp_path / "run", micro_settings(**changes),
-        autoencoder=None if autoencoder is None else str(autoencoder), latent_channels=None, normalizer_scale=0.5,
+        autoencoder=None if autoencoder is None else str(autoencoder), latent_channels=None, normalizer=NORMALIZER,
         device="cpu",
     )  # fmt: skip
     return config
@@ -193,7 +209,7 @@ def test_stage_switch_resets_the_nerf_optimizer_and_starts_training_the_decoder(
 def test_each_cpu_method_trains_both_stages_and_writes_metrics(method, micro_scene, micro_autoencoder, tmp_path):
     record = run_nerf(
         method, "latent", micro_scene, tmp_path / "run", tmp_path / "metrics.json", tmp_path / "views.png",
-        micro_settings(), autoencoder=micro_autoencoder, normalizer_scale=0.5, device="cpu", threads=2,
+        micro_settings(), autoencoder=micro_autoencoder, normalizer=NORMALIZER, device="cpu", threads=2,
     )  # fmt: skip
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["steps"] == {"total": 3, "latent_supervision": 2, "rgb_alignment": 1}
@@ -209,7 +225,7 @@ def test_each_cpu_method_trains_both_stages_and_writes_metrics(method, micro_sce
 def test_rgb_baseline_runs_the_same_method_in_rgb_space(micro_scene, tmp_path):
     record = run_nerf(
         "tensorf", "rgb", micro_scene, tmp_path / "run", tmp_path / "metrics.json", tmp_path / "views.png",
-        micro_settings(), device="cpu", threads=2,
+        micro_settings(), normalizer=NORMALIZER, device="cpu", threads=2,
     )  # fmt: skip
     assert record["space"] == "rgb" and record["autoencoder"] is None
     assert record["steps"] == {"total": 3, "latent_supervision": 3, "rgb_alignment": 0}
@@ -219,15 +235,15 @@ def test_rgb_baseline_runs_the_same_method_in_rgb_space(micro_scene, tmp_path):
 def test_a_finished_run_is_not_retrained_and_a_killed_one_resumes(micro_scene, micro_autoencoder, tmp_path):
     settings = micro_settings(checkpoint_every=1, eval_image_every=1)  # nerfstudio's in-training evaluation too
     arguments = ("nerfacto", "latent", micro_scene, tmp_path / "run", tmp_path / "m.json", tmp_path / "v.png")
-    first = run_nerf(*arguments, settings, autoencoder=micro_autoencoder, normalizer_scale=0.5, device="cpu")
+    first = run_nerf(*arguments, settings, autoencoder=micro_autoencoder, normalizer=NORMALIZER, device="cpu")
     checkpoint_dir = Path(first["run_dir"]) / "nerfstudio_models"
     (checkpoint_dir / "step-000000002.ckpt").write_bytes(b"partial write")  # a kill while saving the last one
-    second = run_nerf(*arguments, settings, autoencoder=micro_autoencoder, normalizer_scale=0.5, device="cpu")
+    second = run_nerf(*arguments, settings, autoencoder=micro_autoencoder, normalizer=NORMALIZER, device="cpu")
     assert [c.name for c in checkpoint_dir.glob("*.ckpt")] == ["step-000000002.ckpt"]
     assert second["train_seconds"] > 0
     # Other settings: the old checkpoints are discarded, not resumed past the new step count.
     shorter = micro_settings(checkpoint_every=1, latent_supervision_steps=1)
-    third = run_nerf(*arguments, shorter, autoencoder=micro_autoencoder, normalizer_scale=0.5, device="cpu")
+    third = run_nerf(*arguments, shorter, autoencoder=micro_autoencoder, normalizer=NORMALIZER, device="cpu")
     assert [c.name for c in checkpoint_dir.glob("*.ckpt")] == ["step-000000001.ckpt"]
     assert third["steps"]["total"] == 2
     # nerfstudio's own tools (ns-eval, ns-viewer) load the run from its config.yml.
@@ -243,9 +259,11 @@ def igae_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_bad_inputs_fail_with_a_clear_error_before_training(micro_scene, micro_autoencoder, tmp_path):
-    settings = json.dumps({"latent_supervision_steps": 1, "rgb_alignment_steps": 1})
+    nerf = dataclasses.replace(micro_settings(latent_supervision_steps=1), device="cpu")
+    params = params_payload(dataclasses.replace(TINY, nerf=nerf), ["nerf", "autoencoder.normalizer"])
+    params = json.dumps({**json.loads(params), "autoencoder.latent_channels": 4})
     common = ["--run-dir", str(tmp_path / "run"), "--metrics", str(tmp_path / "m.json"),
-              "--figure", str(tmp_path / "f.png"), "--settings", settings, "--device", "cpu"]  # fmt: skip
+              "--figure", str(tmp_path / "f.png"), "--params", params]  # fmt: skip
     cases = {
         "unknown NeRF method 'nerfactoo'": ["--method", "nerfactoo", "--space", "rgb", "--scene", str(micro_scene)],
         "transforms.json does not exist": ["--method", "nerfacto", "--space", "rgb", "--scene", str(tmp_path)],
@@ -276,7 +294,7 @@ def test_cuda_only_methods_are_refused_on_cpu_with_the_reason(micro_scene, tmp_p
     for method in ("instant-ngp", "splatfacto"):
         with pytest.raises(IgaeError, match="CUDA kernels only"):
             run_nerf(method, "rgb", micro_scene, tmp_path / "r", tmp_path / "m.json", tmp_path / "f.png",
-                     micro_settings(), device="cpu")  # fmt: skip
+                     micro_settings(), normalizer=NORMALIZER, device="cpu")  # fmt: skip
 
 
 def test_a_missing_autoencoder_folder_is_an_autoencoder_error(tmp_path):
@@ -292,7 +310,7 @@ def test_every_method_trains_on_cuda(method, micro_scene, micro_autoencoder, tmp
     record = run_nerf(
         method, "latent", micro_scene, tmp_path / "run", tmp_path / "m.json", tmp_path / "f.png",
         micro_settings(latent_supervision_steps=20, rgb_alignment_steps=5), autoencoder=micro_autoencoder,
-        normalizer_scale=0.5, device="cuda",
+        normalizer=NORMALIZER, device="cuda",
     )  # fmt: skip
     assert np.isfinite(record["metrics"]["psnr"])
 
@@ -304,7 +322,7 @@ def test_benchmark_reports_latent_over_rgb_ratios_at_both_ray_budgets(micro_scen
 
     rows = benchmark_nerf_methods(
         ["tensorf"], micro_scene, micro_autoencoder, micro_settings(), steps=2, alignment_steps=1,
-        normalizer_scale=0.5, latent_channels=4, device="cpu",
+        normalizer=NORMALIZER, latent_channels=4, device="cpu",
     )  # fmt: skip
     assert [(row["space"], row["rgb_budget"]) for row in rows] == [
         ("latent", "-"), ("rgb", "equal-rays"), ("rgb", "nerfstudio-default")

@@ -9,11 +9,11 @@ import pytest
 import trimesh
 from PIL import Image
 
+from igae.config import load_config, typed_params
 from igae.data.cameras import Intrinsics, look_at_opencv, project_points
 from igae.data.meshes import MeshPart, discover_assets, load_asset, normalize_parts
 from igae.data.procedural import generate_object, parts_to_glb, primitive
 from igae.data.render import MeshRenderer
-from igae.config import load_config, typed_params
 from igae.data.scenes import render_scene
 from igae.errors import AssetError
 
@@ -165,25 +165,7 @@ def test_asset_ids_are_unique_and_path_based(pybullet_data, tmp_path):
     assert list(discover_assets(tmp_path)) == ["cars-model_1-model", "chairs-model_1-model"]
 
 
-def official_scene_set(root, scenes: dict[str, list[str]], views: int = 6):
-    """A scene set in the official IG-AE data layout: dataset_map.json and square128/<id>/ with OpenCV cameras."""
-    from igae.data.cameras import orbit_cameras
-
-    (root / "square128").mkdir(parents=True)
-    (root / "dataset_map.json").write_text(json.dumps(scenes))
-    for scene_id in (scene for ids in scenes.values() for scene in ids):
-        folder = root / "square128" / scene_id
-        (folder / "rgb").mkdir(parents=True)
-        frames = []
-        for index, cam2world in enumerate(orbit_cameras(views, 1.3, np.random.default_rng(0))):
-            Image.fromarray(np.full((32, 32, 3), 40 * index, np.uint8)).save(folder / "rgb" / f"{index:05d}.png")
-            frames.append({"file_path": f"rgb/{index:05d}.png", "transform_matrix": cam2world.tolist(),
-                           "fl_x": 35.0, "fl_y": 35.0, "cx": 16.0, "cy": 16.0, "w": 32, "h": 32})  # fmt: skip
-        (folder / "transforms_opencv.json").write_text(json.dumps({"frames": frames}))
-    return root
-
-
-def test_official_scenes_are_planned_by_category_and_imported_like_rendered_ones(tmp_path):
+def test_official_scenes_are_planned_by_category_and_imported_like_rendered_ones(tmp_path, official_scene_set):
     from igae.config import load_params
     from igae.data.official import import_official_scene
     from igae.data.plan import plan_scenes

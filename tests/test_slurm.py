@@ -3,8 +3,9 @@
 The module fixture starts munged, a private mariadbd, slurmdbd (the executor plugin polls job states with
 `sacct`), slurmctld and slurmd in the foreground, every file of theirs (keys, sockets, databases, state, logs)
 in one temp dir and the configuration from the templates in tests/slurm/; the SLURM client tools find it through
-SLURM_CONF. Nothing under /etc is touched and no systemd is needed. On a fresh machine the Debian packages are
-installed first (root + apt-get). Where the cluster cannot be had the test is skipped with the precise cause.
+SLURM_CONF. Nothing under /etc is touched and no systemd is needed. The Debian packages are installed
+before pytest runs (tests/slurm/install-packages.sh, from `make test`). Where the cluster cannot be had the test
+is skipped with the precise cause.
 The jobs run on PATH a small srun shim (tests/slurm/srun.in) that hands SLURM_CONF back to the srun which the
 jobstep plugin calls inside each job after removing it.
 """
@@ -17,6 +18,7 @@ import shutil
 import socket
 import string
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from test_workflow import BIN, micro, snakemake, write_params
+BIN = Path(sys.executable).parent
 
 TEMPLATES = Path(__file__).parent / "slurm"
 PACKAGES = ("slurmctld", "slurmd", "slurmdbd", "slurm-client", "munge", "mariadb-server")
@@ -63,29 +65,13 @@ def missing_commands() -> list[str]:
 
 
 def ensure_packages() -> None:
-    """Installs the Debian packages the way a user would when a command is missing; skips where that cannot work.
-
-    On a fresh machine the package lists may be stale or absent, so a failed install is retried once after
-    `apt-get update`.
-    """
-    missing = missing_commands()
-    if not missing:
-        return
-    need = f"SLURM test cluster needs {', '.join(missing)} (Debian packages {' '.join(PACKAGES)})"
-    if shutil.which("apt-get") is None:
-        pytest.skip(f"{need}; no apt-get to install them")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "PATH": PATH}
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]
-    result = run(install, env, timeout=600)
-    if result.returncode != 0:
-        update = run(["apt-get", "update", "-q"], env, timeout=300)
-        if update.returncode != 0:
-            pytest.skip(f"{need}; {failure(update)}")
-        result = run(install, env, timeout=600)
-    if result.returncode != 0:
-        pytest.skip(f"{need}; {failure(result)}")
-    if still_missing := missing_commands():
-        pytest.skip(f"{need}; still missing after the install: {', '.join(still_missing)}")
+    """Skips, naming what is missing, where the Debian packages are absent: tests/slurm/install-packages.sh
+    (which ``make test`` runs first) installs them where it can."""
+    if missing := missing_commands():
+        pytest.skip(
+            f"SLURM test cluster needs {', '.join(missing)} (Debian packages {' '.join(PACKAGES)}); "
+            "tests/slurm/install-packages.sh installs them (root and apt-get)"
+        )
 
 
 def free_ports(count: int) -> list[int]:
@@ -278,10 +264,10 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
 
 
 @pytest.mark.slow
-def test_profile_runs_the_render_stage_on_slurm(repo, tmp_path, slurm_cluster):
+def test_profile_runs_the_render_stage_on_slurm(repo, project, tmp_path, slurm_cluster):
     """`snakemake --profile workflow/profiles/slurm render_all` on the micro configuration: every job goes through
     sbatch (8 jobs: 3 objects, 3 renders, the scene index and the real-image set) and completes in SLURM."""
-    write_params(repo, tmp_path, micro)
+    project.write_params(tmp_path, "micro")
     command = [str(BIN / "snakemake"), "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path)]
     command += ["--profile", str(repo / "workflow/profiles/slurm"), "render_all"]
     # The profile's own job limit, so that SLURM queues what its CPUs cannot run yet; the one test-speed override:
@@ -321,20 +307,11 @@ def test_profile_runs_the_render_stage_on_slurm(repo, tmp_path, slurm_cluster):
     assert {f"{job}.0" for job in submitted} <= set(steps.stdout.split()), failure(steps)
 
 
-def test_profile_sends_every_gpu_rule_to_the_gpu_partition(repo, tmp_path, pybullet_data):
+def test_profile_sends_every_gpu_rule_to_the_gpu_partition(repo, project, paper_assets):
     """The paper preset planned through the profile (a dry run, no SLURM needed): a job asks for the `gpu`
     partition exactly when it asks for a GPU, which the test cluster above has none of to run."""
-    for split, name in (("igae_train", "duck.obj"), ("eval/cake", "bunny.obj")):
-        (tmp_path / "resources/assets" / split).mkdir(parents=True)
-        shutil.copy(pybullet_data / name, tmp_path / "resources/assets" / split / name)
-    (tmp_path / "resources/imagenet").mkdir(parents=True)
-
-    def paper(params: dict) -> None:
-        params["preset"] = "paper"
-        params["presets"]["paper"]["scenes"]["igae_train"]["count"] = 1
-
-    write_params(repo, tmp_path, paper)
-    result = snakemake(repo, tmp_path, "-n", "--profile", str(repo / "workflow/profiles/slurm"))
+    project.write_params(paper_assets, "paper", scenes={"igae_train": {"count": 1}})
+    result = project.snakemake(paper_assets, "-n", "--profile", str(repo / "workflow/profiles/slurm"))
     assert result.returncode == 0, tail(result.stderr, 40)
     resources: dict[str, set[str]] = {}
     for line in (result.stdout + result.stderr).splitlines():

@@ -299,8 +299,12 @@ def _is_node(kind: Any) -> bool:
     return isinstance(kind, type) and dataclasses.is_dataclass(kind)
 
 
-def _field_types(cls: type) -> dict[str, Any]:
+def leaf_type_hints(cls: type) -> dict[str, Any]:
+    """The field types of node ``cls``, by field name, in order."""
     return typing.get_type_hints(cls)
+
+
+_field_types = leaf_type_hints
 
 
 def _optional_inner(kind: Any) -> Any:

@@ -21,13 +21,14 @@ from igae.data.procedural import generate_object, parts_to_glb
 from igae.data.scenes import normalize_parts, render_scene
 from igae.errors import ConfigError, IgaeError
 from igae.evaluation.image_metrics import psnr
-from igae.nerf.catalog import CUDA_ONLY, METHOD_NAMES
+from igae.nerf import catalog
+from igae.nerf.catalog import METHOD_NAMES, METHODS, MethodEntry, entry_point_attribute
 from igae.nerf.methods import get_method
 from igae.nerf.run import build_run_config, run_nerf
 
 TINY = load_config(Path(__file__).parents[1] / "params.yaml", "tiny")
 NORMALIZER = NormalizerConfig(scale=0.5, eps=1e-6)
-CPU_METHODS = [name for name in METHOD_NAMES if CUDA_ONLY[name] is None]
+CPU_METHODS = [name for name in METHOD_NAMES if METHODS[name].needs_cuda is None]
 GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (nerfacc / gsplat kernels)")
 MICRO_OVERRIDES = {
     "vanilla-nerf": {"num_coarse_samples": 8, "num_importance_samples": 8},
@@ -129,6 +130,40 @@ def test_entry_points_register_all_six_latent_methods():
     for name in expected:
         assert methods[name].method_name == name
         assert methods[name].pipeline.latent_space.autoencoder == "ostris-kl-f8-d16"  # the paper's AE by default
+
+
+def test_the_method_table_is_the_one_source_of_names(repo):
+    """pyproject's entry points and the schema's method enum are the catalog's names, in its order."""
+    import tomllib
+
+    import yaml
+
+    entry_points = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["entry-points"]
+    expected = {f"latent-{name}": f"igae.nerf.methods:{entry_point_attribute(name)}" for name in METHOD_NAMES}
+    assert entry_points["nerfstudio.method_configs"] == expected
+    schema = yaml.safe_load((repo / "workflow/schemas/params.schema.yaml").read_text())
+    assert tuple(schema["$defs"]["nerf_method"]["enum"]) == METHOD_NAMES
+
+
+def test_a_method_registered_in_the_table_is_planned_and_trains(micro_scene, tmp_path, monkeypatch):
+    """What README's "Extending" says: one entry in igae.nerf.catalog.METHODS (here TensoRF's parts under a new
+    name) is planned by the workflow, refused on CPU when it needs CUDA, and trained by `igae train-nerf`."""
+    from igae.plan import RunPlan
+
+    monkeypatch.setitem(catalog.METHODS, "tensorf-copy", MethodEntry("a copy", "igae.nerf.methods:tensorf_parts"))
+    monkeypatch.setitem(catalog.METHODS, "cuda-copy", MethodEntry("", "igae.nerf.methods:tensorf_parts", "a reason"))
+    nerf = dataclasses.replace(TINY.nerf, methods=("tensorf-copy", "cuda-copy"), device="cpu")
+    plan = RunPlan(dataclasses.replace(TINY, nerf=nerf))
+    assert plan.nerf_methods == ("tensorf-copy",) and plan.skipped_methods == {"cuda-copy": "a reason"}
+    assert "results/metrics/nerf/igae/tensorf-copy/proc-eval-000.json" in plan.nerf_metrics
+    record = run_nerf(
+        "tensorf-copy", "rgb", micro_scene, tmp_path / "run", tmp_path / "m.json", tmp_path / "v.png",
+        micro_settings(rgb_rays_per_batch={"tensorf-copy": 64}), normalizer=NORMALIZER, device="cpu",
+    )  # fmt: skip
+    assert record["method"] == "tensorf-copy" and np.isfinite(record["metrics"]["psnr"])
+    with pytest.raises(IgaeError, match="a reason"):
+        run_nerf("cuda-copy", "rgb", micro_scene, tmp_path / "r2", tmp_path / "m2.json", tmp_path / "v2.png",
+                 micro_settings(), normalizer=NORMALIZER, device="cpu")  # fmt: skip
 
 
 def test_ns_train_help_lists_the_latent_methods():

@@ -2,16 +2,10 @@
 # from the shared warm-up without one loss term (`no-<term>`), plus the reference `full`; each is evaluated like
 # the IG-AE: reconstruction, and latent NeRFs on the first evaluation scenes (the table is in report.smk).
 # Which variants run, and where each reads its IG-AE and metrics from, is PLAN.ablation.
-from igae.training.ablation import variant_term
 
 
 wildcard_constraints:
     variant="|".join(ABLATION.variants) or "none",
-
-
-def ablate_flag(wildcards):
-    term = variant_term(wildcards.variant)
-    return f"--ablate {term}" if term else ""
 
 
 use rule igae_train as igae_ablation with:

@@ -1,4 +1,4 @@
-# Shared by every rule file: the configuration, resolved and typed once, and the run plan computed from it.
+# Shared by all rule files; the configuration, resolved and typed once, and the run plan computed from it.
 # Which runs exist, their paths, parameters and resources all come from igae.plan (torch-free); rules only
 # expand it and call the `igae` command with the `--params` payload of the keys it reads.
 import os
@@ -10,6 +10,8 @@ from snakemake.settings.types import DeploymentMethod
 
 from igae.config import resolve_params, typed_params
 from igae.plan import LATENT_SPACES, PRIORITY, STANDARD_AUTOENCODER, RunPlan
+from igae.reporting import outputs
+from igae.training.ablation import variant_term
 
 SCHEMA = Path(workflow.current_basedir).parent / "schemas" / "params.schema.yaml"
 PLAN = RunPlan(typed_params(resolve_params(config, SCHEMA)))
@@ -43,3 +45,34 @@ def scene_asset(wildcards):
 
 def scene_param(name):
     return lambda wildcards: getattr(SCENES[wildcards.scene], name)
+
+
+def latent_space_autoencoder(wildcards, input):
+    """The diffusers folder of a latent space, inside the rule output that holds it."""
+    return os.path.normpath(os.path.join(input.autoencoder, LATENT_SPACES[wildcards.space][1]))
+
+
+def ablate_flag(wildcards):
+    term = variant_term(wildcards.variant)
+    return f"--ablate {term}" if term else ""
+
+
+in_report = report  # Snakemake's report() marker (a line may not start with the word `report`)
+
+
+def report_tables(stems):
+    """Each table as CSV (in Snakemake's report, captioned by workflow/report/<stem>.rst), Markdown and LaTeX."""
+    return [
+        in_report(path, caption=f"../report/{stem}.rst", category="Tables") if fmt == "csv" else path
+        for stem in stems
+        for fmt, path in ((fmt, f"results/tables/{stem}.{fmt}") for fmt in outputs.TABLE_FORMATS)
+    ]
+
+
+def report_figures(stems):
+    """Each figure as PNG (in Snakemake's report, with its caption) and PDF."""
+    return [
+        in_report(path, caption=f"../report/{stem}.rst", category="Figures") if fmt == "png" else path
+        for stem in stems
+        for fmt, path in ((fmt, f"results/figures/report/{stem}.{fmt}") for fmt in outputs.FIGURE_FORMATS)
+    ]

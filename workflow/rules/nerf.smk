@@ -12,11 +12,6 @@ wildcard_constraints:
     method="|".join(METHOD_NAMES),
 
 
-def latent_space_autoencoder(wildcards, input):
-    """The diffusers folder of a latent space, inside the rule output that holds it."""
-    return os.path.normpath(os.path.join(input.autoencoder, LATENT_SPACES[wildcards.space][1]))
-
-
 rule nerf_latent:
     input:
         scene="results/renders/{scene}",

@@ -1,29 +1,5 @@
 # Phase 5: the paper's tables, from the metrics files of the earlier phases (no training here). File names come
-# from igae.reporting.outputs, which the report commands write; each table's or figure's caption is
-# workflow/report/<stem>.rst.
-from igae.reporting import outputs
-
-in_report = report  # Snakemake's report() marker (a line may not start with the word `report`)
-
-
-def report_tables(stems):
-    """Each table as CSV (in Snakemake's report, with its caption), Markdown and LaTeX."""
-    return [
-        in_report(path, caption=f"../report/{stem}.rst", category="Tables") if fmt == "csv" else path
-        for stem in stems
-        for fmt, path in ((fmt, f"results/tables/{stem}.{fmt}") for fmt in outputs.TABLE_FORMATS)
-    ]
-
-
-def report_figures(stems):
-    """Each figure as PNG (in Snakemake's report, with its caption) and PDF."""
-    return [
-        in_report(path, caption=f"../report/{stem}.rst", category="Figures") if fmt == "png" else path
-        for stem in stems
-        for fmt, path in ((fmt, f"results/figures/report/{stem}.{fmt}") for fmt in outputs.FIGURE_FORMATS)
-    ]
-
-
+# from igae.reporting.outputs (report_tables / report_figures in common.smk), which the report commands write.
 # The IG-AE's reconstruction quality, measured exactly as the standard AE's.
 use rule evaluate_standard_autoencoder as evaluate_igae_autoencoder with:
     input:

@@ -12,6 +12,8 @@ The entry points in ``pyproject.toml`` (group ``nerfstudio.method_configs``) poi
 from __future__ import annotations
 
 import copy
+import dataclasses
+import importlib
 from dataclasses import dataclass
 from typing import Callable, Dict, Literal, Optional
 
@@ -23,7 +25,7 @@ from nerfstudio.engine.schedulers import CosineDecaySchedulerConfig, Exponential
 from nerfstudio.engine.trainer import TrainerConfig
 from nerfstudio.plugins.types import MethodSpecification
 
-from igae.nerf.catalog import CUDA_ONLY
+from igae.nerf.catalog import METHODS, entry_point_attribute
 from igae.nerf.datamanager import LatentDataManagerConfig
 from igae.nerf.kplanes import LatentKPlanesModelConfig
 from igae.nerf.latent_space import LatentSpaceConfig
@@ -51,9 +53,9 @@ def _adam(lr: float, lr_final: Optional[float] = None, max_steps: int = 30000, e
 
 
 @dataclass(frozen=True)
-class NerfMethod:
-    name: str
-    description: str
+class MethodParts:
+    """What a method of :data:`igae.nerf.catalog.METHODS` trains with: its nerfstudio model and optimizers."""
+
     model: Callable[[], ChannelOutputConfig]
     """Model settings for object scenes (near/far, no camera optimisation, no appearance embedding)."""
     optimizers: Callable[[], OptimizerTable]
@@ -64,10 +66,15 @@ class NerfMethod:
     """Rays per step of the RGB baseline (nerfstudio's default); latent runs render one whole view per step."""
     batch_kind: Literal["rays", "camera"] = "rays"
 
-    @property
-    def needs_cuda(self) -> Optional[str]:
-        """Why the method cannot run on CPU (None: it can)."""
-        return CUDA_ONLY[self.name]
+
+@dataclass(frozen=True)
+class NerfMethod(MethodParts):
+    """One method of the catalog, with its parts: ``name``, ``description`` and ``needs_cuda`` are the catalog's."""
+
+    name: str = ""
+    description: str = ""
+    needs_cuda: Optional[str] = None
+    """Why the method cannot run on CPU (None: it can)."""
 
 
 def _nerfacto_model() -> LatentNerfactoModelConfig:
@@ -98,99 +105,101 @@ def _fields_and_proposals(lr: float, lr_final: float) -> OptimizerTable:
     return {"proposal_networks": _adam(lr, lr_final, 200000), "fields": _adam(lr, lr_final, 200000)}
 
 
-METHODS: Dict[str, NerfMethod] = {
-    method.name: method
-    for method in (  # the order of igae.nerf.catalog.METHOD_NAMES
-        NerfMethod(
-            name="vanilla-nerf",
-            description="NeRF (Mildenhall et al.): MLP field, coarse + fine sampling",
-            model=lambda: LatentVanillaModelConfig(collider_params={"near_plane": 0.2, "far_plane": 4.0}),
-            optimizers=lambda: {
-                "fields": {"optimizer": RAdamOptimizerConfig(lr=5e-4, eps=1e-8), "scheduler": None},
-                "temporal_distortion": {"optimizer": RAdamOptimizerConfig(lr=5e-4, eps=1e-8), "scheduler": None},
-            },
-            latent_lr_factor=1.0,
-            mixed_precision=False,
-            rgb_rays_per_batch=1024,
-        ),
-        NerfMethod(
-            name="nerfacto",
-            description="nerfacto: hash-grid field with proposal sampling",
-            model=_nerfacto_model,
-            optimizers=lambda: _fields_and_proposals(1e-2, 1e-4),
-            latent_lr_factor=0.1,
-            mixed_precision=True,
-            rgb_rays_per_batch=4096,
-        ),
-        NerfMethod(
-            name="tensorf",
-            description="TensoRF: vector-matrix factorised radiance field",
-            model=lambda: LatentTensoRFModelConfig(
-                regularization="tv", camera_optimizer=CameraOptimizerConfig(mode="off")
-            ),
-            optimizers=lambda: {
-                "fields": _adam(1e-3, 1e-4, 30000, eps=1e-8),
-                "encodings": _adam(2e-2, 2e-3, 30000, eps=1e-8),
-            },
-            latent_lr_factor=0.1,
-            mixed_precision=False,
-            rgb_rays_per_batch=4096,
-        ),
-        NerfMethod(
-            name="kplanes",
-            description="K-Planes: multiscale factorised planes, built from nerfstudio components (pure torch)",
-            model=_kplanes_model,
-            optimizers=lambda: {
-                group: {
-                    "optimizer": AdamOptimizerConfig(lr=1e-2, eps=1e-12),
-                    "scheduler": CosineDecaySchedulerConfig(warm_up_end=512, max_steps=30000),
-                }
-                for group in ("proposal_networks", "fields")
-            },
-            latent_lr_factor=0.1,
-            mixed_precision=True,
-            rgb_rays_per_batch=4096,
-        ),
-        NerfMethod(
-            name="instant-ngp",
-            description="Instant-NGP: hash grid with an occupancy grid (nerfacc)",
-            model=lambda: LatentInstantNGPModelConfig(
-                eval_num_rays_per_chunk=8192, use_appearance_embedding=False, far_plane=4.0
-            ),
-            optimizers=lambda: {"fields": _adam(1e-2, 1e-4, 200000)},
-            latent_lr_factor=0.1,
-            mixed_precision=True,
-            rgb_rays_per_batch=4096,
-        ),
-        NerfMethod(
-            name="splatfacto",
-            description="Gaussian splatting (gsplat) with C-channel Gaussians; not in the paper",
-            model=lambda: LatentSplatfactoModelConfig(
-                num_downscales=0, camera_optimizer=CameraOptimizerConfig(mode="off")
-            ),
-            optimizers=lambda: {
-                "means": _adam(1.6e-4, 1.6e-6, 30000),
-                "features_dc": _adam(2.5e-3),
-                "features_rest": _adam(2.5e-3 / 20),
-                "opacities": _adam(5e-2),
-                "scales": _adam(5e-3),
-                "quats": _adam(1e-3),
-            },
-            latent_lr_factor=1.0,
-            mixed_precision=False,
-            rgb_rays_per_batch=0,
-            batch_kind="camera",
-        ),
+# The parts of each method of igae.nerf.catalog.METHODS (its `parts` entry names the function).
+
+
+def vanilla_nerf_parts() -> MethodParts:
+    return MethodParts(
+        model=lambda: LatentVanillaModelConfig(collider_params={"near_plane": 0.2, "far_plane": 4.0}),
+        optimizers=lambda: {
+            "fields": {"optimizer": RAdamOptimizerConfig(lr=5e-4, eps=1e-8), "scheduler": None},
+            "temporal_distortion": {"optimizer": RAdamOptimizerConfig(lr=5e-4, eps=1e-8), "scheduler": None},
+        },
+        latent_lr_factor=1.0,
+        mixed_precision=False,
+        rgb_rays_per_batch=1024,
     )
-}
+
+
+def nerfacto_parts() -> MethodParts:
+    return MethodParts(
+        model=_nerfacto_model,
+        optimizers=lambda: _fields_and_proposals(1e-2, 1e-4),
+        latent_lr_factor=0.1,
+        mixed_precision=True,
+        rgb_rays_per_batch=4096,
+    )
+
+
+def tensorf_parts() -> MethodParts:
+    return MethodParts(
+        model=lambda: LatentTensoRFModelConfig(regularization="tv", camera_optimizer=CameraOptimizerConfig(mode="off")),
+        optimizers=lambda: {
+            "fields": _adam(1e-3, 1e-4, 30000, eps=1e-8),
+            "encodings": _adam(2e-2, 2e-3, 30000, eps=1e-8),
+        },
+        latent_lr_factor=0.1,
+        mixed_precision=False,
+        rgb_rays_per_batch=4096,
+    )
+
+
+def kplanes_parts() -> MethodParts:
+    return MethodParts(
+        model=_kplanes_model,
+        optimizers=lambda: {
+            group: {
+                "optimizer": AdamOptimizerConfig(lr=1e-2, eps=1e-12),
+                "scheduler": CosineDecaySchedulerConfig(warm_up_end=512, max_steps=30000),
+            }
+            for group in ("proposal_networks", "fields")
+        },
+        latent_lr_factor=0.1,
+        mixed_precision=True,
+        rgb_rays_per_batch=4096,
+    )
+
+
+def instant_ngp_parts() -> MethodParts:
+    return MethodParts(
+        model=lambda: LatentInstantNGPModelConfig(
+            eval_num_rays_per_chunk=8192, use_appearance_embedding=False, far_plane=4.0
+        ),
+        optimizers=lambda: {"fields": _adam(1e-2, 1e-4, 200000)},
+        latent_lr_factor=0.1,
+        mixed_precision=True,
+        rgb_rays_per_batch=4096,
+    )
+
+
+def splatfacto_parts() -> MethodParts:
+    return MethodParts(
+        model=lambda: LatentSplatfactoModelConfig(num_downscales=0, camera_optimizer=CameraOptimizerConfig(mode="off")),
+        optimizers=lambda: {
+            "means": _adam(1.6e-4, 1.6e-6, 30000),
+            "features_dc": _adam(2.5e-3),
+            "features_rest": _adam(2.5e-3 / 20),
+            "opacities": _adam(5e-2),
+            "scales": _adam(5e-3),
+            "quats": _adam(1e-3),
+        },
+        latent_lr_factor=1.0,
+        mixed_precision=False,
+        rgb_rays_per_batch=0,
+        batch_kind="camera",
+    )
 
 
 def get_method(name: str) -> NerfMethod:
-    """The method called ``name`` (with or without the ``latent-`` prefix), or a clear error."""
-    method = METHODS.get(name.removeprefix("latent-"))
-    if method is None:
+    """The method called ``name`` (with or without the ``latent-`` prefix) with its parts, or a clear error."""
+    key = name.removeprefix("latent-")
+    entry = METHODS.get(key)
+    if entry is None:
         raise KeyError(f"unknown NeRF method '{name}': choose from {', '.join(METHODS)}")
-    return method
+    module, function = entry.parts.split(":")
+    parts: MethodParts = getattr(importlib.import_module(module), function)()
+    values = {field.name: getattr(parts, field.name) for field in dataclasses.fields(MethodParts)}
+    return NerfMethod(**values, name=key, description=entry.description, needs_cuda=entry.needs_cuda)
 
 
 def scaled_optimizers(table: OptimizerTable, factor: float) -> OptimizerTable:
@@ -254,16 +263,13 @@ def trainer_config(
 
 
 def _specification(name: str) -> MethodSpecification:
-    method = METHODS[name]
+    method = get_method(name)
     return MethodSpecification(
         config=trainer_config(method),
         description=f"Latent {method.description} (IG-AE protocol; --pipeline.latent-space.autoencoder sets the AE)",
     )
 
 
-latent_vanilla_nerf = _specification("vanilla-nerf")
-latent_nerfacto = _specification("nerfacto")
-latent_tensorf = _specification("tensorf")
-latent_kplanes = _specification("kplanes")
-latent_instant_ngp = _specification("instant-ngp")
-latent_splatfacto = _specification("splatfacto")
+# The plugin's entry points (pyproject.toml, group nerfstudio.method_configs): one MethodSpecification a method.
+for _name in METHODS:
+    globals()[entry_point_attribute(_name)] = _specification(_name)

@@ -88,6 +88,36 @@ def test_figures_are_written_as_png_and_pdf(runs, tmp_path):
     assert all(path.stat().st_size > 0 for path in paths)
 
 
+def test_the_qualitative_grid_shows_each_run_in_its_cell(tmp_path):
+    """Rows are methods, columns ground truth | standard AE | IG-AE | RGB: each panel shows exactly the held-out
+    view of its run's strip (render above ground truth), a missing run leaves its cell empty."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    from PIL import Image
+
+    from igae.reporting.figures import qualitative_grid
+
+    def strip(path, render_value, truth_value):
+        image = np.concatenate([np.full((8, 8, 3), render_value, np.uint8), np.full((8, 8, 3), truth_value, np.uint8)])
+        Image.fromarray(image).save(path)
+        return path
+
+    runs = {
+        ("nerfacto", "standard"): strip(tmp_path / "a.png", 10, 250),
+        ("nerfacto", "igae"): strip(tmp_path / "b.png", 60, 250),
+        ("nerfacto", "rgb"): strip(tmp_path / "c.png", 110, 250),
+        ("tensorf", "standard"): strip(tmp_path / "d.png", 160, 240),  # no IG-AE or RGB run of TensoRF
+    }
+    figure = qualitative_grid(runs, "s0")
+    axes = np.array(figure.axes).reshape(2, 4)
+    shown = [[axis.images[0].get_array()[0, 0, 0] if axis.images else None for axis in row] for row in axes]
+    assert shown == [[250, 10, 60, 110], [240, 160, None, None]]
+    assert [axis.get_title() for axis in axes[0]] == ["ground truth", "standard AE", "IG-AE", "RGB"]
+    assert [row[0].get_ylabel() for row in axes] == ["nerfacto", "tensorf"]
+
+
 def test_an_unreadable_strip_is_reported_by_path(tmp_path):
     from igae.reporting.figures import held_out_view
 

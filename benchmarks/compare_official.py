@@ -78,7 +78,7 @@ frozen AE, latents cached once (posterior means), L_latent + tri-plane TV, tri-p
 Differences in the work of one stage-2 step (read from both codes; the children report the stepped parameters)
 ------------------------------------------------------------------------------------------------------------
 The official code as in the checkout read (k-kassab/igae da69aec); ours as in the working tree on 2026-12-01,
-while ``igae/training/igae.py``, ``bench.py`` and ``igae/scenes/`` were being edited (re-read them if they have
+while ``igae/training/igae.py``, ``bench.py`` and ``igae/triplanes/`` were being edited (re-read them if they have
 changed since; what each side stepped is measured by the children, not taken from here).
 
 Common to both: encoder on the 12 views (posterior sample) and the 3 real images; decoder on the 12 decoded

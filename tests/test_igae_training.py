@@ -47,7 +47,7 @@ def posed_views(count: int = 6, scenes: int = 2) -> PosedViews:
 
 def objective_for(weights: LossWeightsConfig, autoencoder=None):
     autoencoder = autoencoder or tiny_autoencoder()
-    scenes = igae.build_scene_model(2, autoencoder.latent_channels, MODEL, seed=0)
+    scenes = igae.build_triplane_model(2, autoencoder.latent_channels, MODEL, seed=0)
     normalizer = TanhNormalizer(0.5)
     background = latent_background(autoencoder, normalizer, 32)
     return igae.IgaeObjective(
@@ -61,8 +61,8 @@ def gradients(objective, views, real) -> dict[str, bool]:
     model = objective.autoencoder.model
     has = lambda module: any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())  # noqa: E731
     return {
-        "planes": has(objective.scenes.planes),
-        "mlp": has(objective.scenes.mlp),
+        "planes": has(objective.triplanes.planes),
+        "mlp": has(objective.triplanes.mlp),
         "encoder": has(model.encoder),
         "decoder": has(model.decoder),
     }
@@ -78,7 +78,7 @@ def run_stage(name, stage, work_dir, views=None, autoencoder=None):
     """``train_stage`` on the test views with ``stage`` settings; returns (record, autoencoder, scenes)."""
     views = views or posed_views()
     autoencoder = autoencoder or tiny_autoencoder()
-    scenes = igae.build_scene_model(2, 4, MODEL, seed=0)
+    scenes = igae.build_triplane_model(2, 4, MODEL, seed=0)
     record = igae.train_stage(
         name,
         autoencoder,
@@ -103,7 +103,7 @@ def test_stage_one_trains_the_scenes_and_freezes_the_autoencoder(tmp_path):
     stage = dataclasses.replace(PAPER.warmup, epochs=1, batch_size=3, planes_lr=1e-2, mlp_lr=1e-2, cache_latents=False)
     autoencoder = tiny_autoencoder()
     before = {name: value.clone() for name, value in autoencoder.model.state_dict().items()}
-    planes_before = igae.build_scene_model(2, 4, MODEL, seed=0).planes.planes.detach().clone()
+    planes_before = igae.build_triplane_model(2, 4, MODEL, seed=0).planes.planes.detach().clone()
     _, autoencoder, scenes = run_stage("warmup", stage, tmp_path / "work", autoencoder=autoencoder)
     for name, value in autoencoder.model.state_dict().items():
         torch.testing.assert_close(value, before[name], rtol=0, atol=0, msg=name)
@@ -135,7 +135,7 @@ def test_each_loss_is_zero_on_a_perfect_prediction(monkeypatch):
         objective, "render", lambda v, r, _planes: objective.normalizer.normalize(torch.zeros(len(v), 4, r, r))
     )
     with torch.no_grad():
-        objective.scenes.planes.planes.fill_(0.3)
+        objective.triplanes.planes.planes.fill_(0.3)
     total, terms = objective(views, real)
     assert set(terms) == {f.name for f in dataclasses.fields(LossWeightsConfig)}
     for name, value in terms.items():
@@ -162,7 +162,7 @@ def test_joint_autoencoder_passes_match_separate_calls():
 def test_empty_scenes_render_the_latent_background():
     objective = objective_for(PAPER_WEIGHTS)
     with torch.no_grad():
-        objective.scenes.mlp.layers[-1].bias[0] = -1e4
+        objective.triplanes.mlp.layers[-1].bias[0] = -1e4
     rendered = objective.render(posed_views().subset(torch.arange(2)), 4)
     background = objective.background.view(1, -1, 1, 1) * 2 - 1
     torch.testing.assert_close(rendered, background.expand_as(rendered))

@@ -9,8 +9,8 @@ import torch
 
 from igae.config import load_config
 from igae.data.cameras import Intrinsics, look_at_opencv
-from igae.scenes.renderer import camera_rays, importance_depths, ray_march, render_latents
-from igae.scenes.triplane import TinyMLP, TriPlanes, total_variation
+from igae.triplanes.renderer import camera_rays, importance_depths, ray_march, render_latents
+from igae.triplanes.triplane import TinyMLP, TriPlanes, total_variation
 
 PAPER_VOLUME = load_config(Path(__file__).parents[1] / "params.yaml", "paper").igae.rendering  # 48 + 48, [0.5, 2.1]
 

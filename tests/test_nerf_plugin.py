@@ -262,7 +262,7 @@ def test_rgb_baseline_runs_the_same_method_in_rgb_space(micro_scene, tmp_path):
         "tensorf", "rgb", micro_scene, tmp_path / "run", tmp_path / "metrics.json", tmp_path / "views.png",
         micro_settings(), normalizer=NORMALIZER, device="cpu", threads=2,
     )  # fmt: skip
-    assert record["space"] == "rgb" and record["autoencoder"] is None
+    assert record["target"] == "rgb" and record["autoencoder"] is None
     assert record["steps"] == {"total": 3, "latent_supervision": 3, "rgb_alignment": 0}
     assert record["rays_per_step"] == 64 and "latent_psnr" not in record["metrics"]
 
@@ -300,9 +300,9 @@ def test_bad_inputs_fail_with_a_clear_error_before_training(micro_scene, micro_a
     common = ["--run-dir", str(tmp_path / "run"), "--metrics", str(tmp_path / "m.json"),
               "--figure", str(tmp_path / "f.png"), "--params", params]  # fmt: skip
     cases = {
-        "unknown NeRF method 'nerfactoo'": ["--method", "nerfactoo", "--space", "rgb", "--scene", str(micro_scene)],
-        "transforms.json does not exist": ["--method", "nerfacto", "--space", "rgb", "--scene", str(tmp_path)],
-        "no config.json": ["--method", "nerfacto", "--space", "latent", "--scene", str(micro_scene),
+        "unknown NeRF method 'nerfactoo'": ["--method", "nerfactoo", "--target", "rgb", "--scene", str(micro_scene)],
+        "transforms.json does not exist": ["--method", "nerfacto", "--target", "rgb", "--scene", str(tmp_path)],
+        "no config.json": ["--method", "nerfacto", "--target", "latent", "--scene", str(micro_scene),
                            "--autoencoder", str(tmp_path)],
     }  # fmt: skip
     odd = tmp_path / "odd"
@@ -311,7 +311,7 @@ def test_bad_inputs_fail_with_a_clear_error_before_training(micro_scene, micro_a
         Image.open(path).resize((36, 36)).save(path)
     transforms = json.loads((odd / "transforms.json").read_text())
     (odd / "transforms.json").write_text(json.dumps({**transforms, "w": 36, "h": 36}))
-    cases["multiples of 8"] = ["--method", "nerfacto", "--space", "latent", "--scene", str(odd),
+    cases["multiples of 8"] = ["--method", "nerfacto", "--target", "latent", "--scene", str(odd),
                                "--autoencoder", str(micro_autoencoder)]  # fmt: skip
     for needle, args in cases.items():
         result = igae_cli("train-nerf", *args, *common)
@@ -359,7 +359,7 @@ def test_benchmark_reports_latent_over_rgb_ratios_at_both_ray_budgets(micro_scen
         ["tensorf"], micro_scene, micro_autoencoder, micro_settings(), steps=2, alignment_steps=1,
         normalizer=NORMALIZER, latent_channels=4, device="cpu",
     )  # fmt: skip
-    assert [(row["space"], row["rgb_budget"]) for row in rows] == [
+    assert [(row["target"], row["rgb_budget"]) for row in rows] == [
         ("latent", "-"), ("rgb", "equal-rays"), ("rgb", "nerfstudio-default")
     ]  # fmt: skip
     latent, equal, default = rows

@@ -59,7 +59,7 @@ def test_igae_phase_runs_both_stages_and_the_control(micro_project):
     for stage in ("warmup", "final", "control"):
         record = json.loads((root / f"results/igae/{stage}/metrics.json").read_text())
         assert record["steps"] == 2 and "test/render_psnr" in record  # 2 scenes x 3 training views / batch 4
-        assert (root / f"results/igae/{stage}/scenes.pt").is_file()
+        assert (root / f"results/igae/{stage}/triplanes.pt").is_file()
         assert (root / f"results/igae/{stage}/dashboard.png").is_file()
     assert "versus_init" in json.loads((root / "results/igae/final/metrics.json").read_text())
 
@@ -70,7 +70,7 @@ def test_nerf_phase_trains_each_space_and_skips_cuda_only_methods_with_the_reaso
     assert "skipping NeRF method instant-ngp (no CUDA device)" in output
     for space in ("standard", "igae", "rgb"):
         record = json.loads((root / f"results/metrics/nerf/{space}/tensorf/{SCENE}.json").read_text())
-        assert record["space"] == ("rgb" if space == "rgb" else "latent") and record["steps"]["total"] == 3
+        assert record["target"] == ("rgb" if space == "rgb" else "latent") and record["steps"]["total"] == 3
         assert record["metrics"]["psnr"] > 0 and record["render_seconds_per_image"] > 0
         assert (root / f"results/figures/nerf/{space}/tensorf/{SCENE}.png").is_file()
         assert (root / f"logs/nerf/{space}/tensorf/{SCENE}.log").is_file()

@@ -19,11 +19,11 @@ def nerf_speed_ratios(rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
     ``benchmark_nerf_methods``: seconds per training step (the latent run's whole run, and each of its stages:
     stage 1 renders the latent only, stage 2 also decodes it) and per rendered image (decoding included), and the
     latent/RGB ratios (< 1: latent is faster)."""
-    latent_rows = {row["method"]: row for row in rows if row["space"] == "latent"}
+    latent_rows = {row["method"]: row for row in rows if row["target"] == "latent"}
     ratios = []
     for rgb in rows:
         latent = latent_rows.get(rgb["method"])
-        if rgb["space"] != "rgb" or latent is None:
+        if rgb["target"] != "rgb" or latent is None:
             continue
         latent_step, rgb_step = 1.0 / latent["iterations_per_second"], 1.0 / rgb["iterations_per_second"]
         stage1, stage2 = latent["seconds_per_step"]["latent_supervision"], latent["seconds_per_step"]["rgb_alignment"]

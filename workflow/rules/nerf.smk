@@ -35,7 +35,7 @@ rule nerf_latent:
     conda:
         "../envs/igae.yaml"
     shell:
-        "igae train-nerf --space latent --method {wildcards.method} --scene {input.scene}"
+        "igae train-nerf --target latent --method {wildcards.method} --scene {input.scene}"
         " --autoencoder {params.autoencoder} --run-dir {params.run_dir} --metrics {output.metrics}"
         " --figure {output.figure} --threads {threads} --params {params.config:q} > {log} 2>&1"
 
@@ -61,7 +61,7 @@ rule nerf_rgb:
     conda:
         "../envs/igae.yaml"
     shell:
-        "igae train-nerf --space rgb --method {wildcards.method} --scene {input.scene} --run-dir {params.run_dir}"
+        "igae train-nerf --target rgb --method {wildcards.method} --scene {input.scene} --run-dir {params.run_dir}"
         " --metrics {output.metrics} --figure {output.figure} --threads {threads} --params {params.config:q}"
         " > {log} 2>&1"
 

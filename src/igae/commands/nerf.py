@@ -15,21 +15,21 @@ def _train_nerf(args: argparse.Namespace) -> None:
     from igae.config.tree import NerfConfig, NormalizerConfig
     from igae.nerf.run import run_nerf
 
-    if args.space == "latent" and args.autoencoder is None:
-        raise IgaeError("--space latent needs --autoencoder (a diffusers autoencoder folder)")
+    if args.target == "latent" and args.autoencoder is None:
+        raise IgaeError("--target latent needs --autoencoder (a diffusers autoencoder folder)")
     set_threads(args.threads)
     params = command_params(args)
     nerf = params.get("nerf", NerfConfig)
     run_nerf(
         args.method,
-        args.space,
+        args.target,
         args.scene,
         args.run_dir,
         args.metrics,
         args.figure,
         nerf,
         normalizer=params.get("autoencoder.normalizer", NormalizerConfig),
-        autoencoder=args.autoencoder if args.space == "latent" else None,
+        autoencoder=args.autoencoder if args.target == "latent" else None,
         latent_channels=params.get("autoencoder.latent_channels", int),
         device=resolve_device(nerf.device),
         threads=args.threads,
@@ -41,9 +41,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     command = commands.add_parser("train-nerf", help="train and evaluate one NeRF (latent or RGB) on one scene")
     command.add_argument("--method", required=True, help="one of: " + ", ".join(METHOD_NAMES))
-    command.add_argument("--space", choices=["latent", "rgb"], required=True)
+    command.add_argument("--target", choices=["latent", "rgb"], required=True)
     command.add_argument("--scene", type=Path, required=True, help="scene folder with transforms.json")
-    command.add_argument("--autoencoder", type=Path, default=None, help="diffusers autoencoder folder (latent space)")
+    command.add_argument(
+        "--autoencoder", type=Path, default=None, help="diffusers autoencoder folder (--target latent)"
+    )
     command.add_argument("--run-dir", type=Path, required=True, help="nerfstudio outputs: config, checkpoints, logs")
     command.add_argument("--metrics", type=Path, required=True, help="JSON of metrics and timings")
     command.add_argument("--figure", type=Path, required=True, help="PNG of the held-out views")

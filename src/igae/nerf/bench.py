@@ -43,16 +43,16 @@ def benchmark_nerf_methods(
     rows = []
     with tempfile.TemporaryDirectory(prefix="igae-bench-nerf-") as tmp:
 
-        def run(method: str, space: str, budget: str, run_settings: NerfConfig) -> Dict[str, Any]:
-            work = Path(tmp) / f"{space}-{budget}-{method}"
+        def run(method: str, target: str, budget: str, run_settings: NerfConfig) -> Dict[str, Any]:
+            work = Path(tmp) / f"{target}-{budget}-{method}"
             record = run_nerf(
-                method, space, scene, work / "run", work / "metrics.json", work / "views.png", run_settings,
-                autoencoder=autoencoder if space == "latent" else None, latent_channels=latent_channels,
+                method, target, scene, work / "run", work / "metrics.json", work / "views.png", run_settings,
+                autoencoder=autoencoder if target == "latent" else None, latent_channels=latent_channels,
                 normalizer=normalizer, device=device, threads=threads,
             )  # fmt: skip
             row = {
                 "method": method,
-                "space": space,
+                "target": target,
                 "rgb_budget": budget,
                 "iterations_per_second": record["train_iterations_per_second"],
                 "rays_per_step": record["rays_per_step"],
@@ -87,14 +87,14 @@ def rgb_rays_per_step(method: str, settings: NerfConfig) -> int:
 def format_rows(rows: List[Dict[str, Any]]) -> str:
     """A Markdown table of :func:`benchmark_nerf_methods` rows."""
     lines = [
-        "| method | space | RGB budget | iterations/s | rays/step | s/step stage 1 | s/step stage 2 "
+        "| method | target | RGB budget | iterations/s | rays/step | s/step stage 1 | s/step stage 2 "
         "| decoded PSNR (dB) | s per rendered image |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         stage1, stage2 = row["seconds_per_step"]["latent_supervision"], row["seconds_per_step"]["rgb_alignment"]
         lines.append(
-            f"| {row['method']} | {row['space']} | {row['rgb_budget']} | {row['iterations_per_second']:.2f} "
+            f"| {row['method']} | {row['target']} | {row['rgb_budget']} | {row['iterations_per_second']:.2f} "
             f"| {row['rays_per_step']} | {stage1:.4f} | {'-' if stage2 is None else f'{stage2:.4f}'} "
             f"| {row['psnr']:.2f} | {row['render_seconds_per_image']:.4f} |"
         )

@@ -3,7 +3,7 @@
 Each :class:`NerfMethod` holds a method's model settings for latent scenes (latent-nerfstudio's, see
 ``latent_nerfstudio_spec.md`` §2), nerfstudio's stock RGB optimizers, the learning-rate factor the paper applies
 in latent space, and what it needs to run. :func:`trainer_config` turns one into a nerfstudio ``TrainerConfig``
-for a space (``latent``: the paper's protocol, 10k latent-supervision + 15k RGB-alignment steps, one whole
+for a target (``latent``: the paper's protocol, 10k latent-supervision + 15k RGB-alignment steps, one whole
 latent view per step; ``rgb``: the same model in RGB with nerfstudio's ray batches, as the baseline).
 The entry points in ``pyproject.toml`` (group ``nerfstudio.method_configs``) point at the
 ``MethodSpecification`` objects at the bottom of this module, so ``ns-train latent-nerfacto`` works.
@@ -39,7 +39,7 @@ from igae.nerf.models import (
 from igae.nerf.pipeline import DECODER_GROUP, ExponentialSchedulerConfig, LatentPipelineConfig
 from igae.nerf.splatfacto import LatentSplatfactoModelConfig
 
-Space = Literal["latent", "rgb"]
+Target = Literal["latent", "rgb"]
 OptimizerTable = Dict[str, Dict[str, object]]
 PAPER_LATENT_SUPERVISION_STEPS = 10000
 PAPER_RGB_ALIGNMENT_STEPS = 15000
@@ -215,7 +215,7 @@ def scaled_optimizers(table: OptimizerTable, factor: float) -> OptimizerTable:
 
 def trainer_config(
     method: NerfMethod,
-    space: Space = "latent",
+    target: Target = "latent",
     *,
     latent_supervision_steps: int = PAPER_LATENT_SUPERVISION_STEPS,
     rgb_alignment_steps: int = PAPER_RGB_ALIGNMENT_STEPS,
@@ -224,13 +224,13 @@ def trainer_config(
     decoder_gamma: float = PAPER_DECODER_GAMMA,
     latent_lr_factor: Optional[float] = None,
 ) -> TrainerConfig:
-    """A nerfstudio ``TrainerConfig`` for ``method`` in ``space`` (see the module docstring).
+    """A nerfstudio ``TrainerConfig`` for ``method`` in ``target`` (see the module docstring).
 
-    In RGB space the run has as many steps as the latent run's two stages together, with no alignment stage.
+    In RGB the run has as many steps as the latent run's two stages together, with no alignment stage.
     ``latent_lr_factor`` replaces the method's (the paper's) learning-rate factor in latent space.
     """
     total_steps = latent_supervision_steps + rgb_alignment_steps
-    latent = space == "latent"
+    latent = target == "latent"
     factor = (method.latent_lr_factor if latent_lr_factor is None else latent_lr_factor) if latent else 1.0
     optimizers = scaled_optimizers(method.optimizers(), factor)
     optimizers[DECODER_GROUP] = {

@@ -1,4 +1,4 @@
-"""Train one NeRF (a method, a space, a scene) with nerfstudio's own Trainer, then evaluate it the shared way.
+"""Train one NeRF (a method, a target: latent or RGB, a scene) with nerfstudio's Trainer, then evaluate it.
 
 This is what the workflow's ``nerf_*`` rules call (``igae train-nerf``). It builds the method's nerfstudio
 config (:func:`igae.nerf.methods.trainer_config`), applies the ``nerf`` section of ``params.yaml`` (step
@@ -28,7 +28,7 @@ from igae.config.tree import NerfConfig, NormalizerConfig
 from igae.errors import ConfigError, IgaeError
 from igae.io_utils import write_json_atomic, write_png_atomic
 from igae.nerf.datamanager import check_scene_folder
-from igae.nerf.methods import NerfMethod, Space, get_method, trainer_config
+from igae.nerf.methods import NerfMethod, Target, get_method, trainer_config
 from igae.nerf.pipeline import LatentPipeline, mean_and_std, to_uint8
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ RUN_SUBDIR = "nerfstudio"
 
 def build_run_config(
     method: NerfMethod,
-    space: Space,
+    target: Target,
     scene: Path,
     run_dir: Path,
     settings: NerfConfig,
@@ -48,11 +48,11 @@ def build_run_config(
     device: str,
 ) -> TrainerConfig:
     """The nerfstudio config of one run: the method's defaults with ``settings`` applied."""
-    if space == "latent" and autoencoder is None:
-        raise ConfigError("a latent-space run needs an autoencoder")
+    if target == "latent" and autoencoder is None:
+        raise ConfigError("a latent run (--target latent) needs an autoencoder")
     config = trainer_config(
         method,
-        space,
+        target,
         latent_supervision_steps=settings.latent_supervision_steps,
         rgb_alignment_steps=settings.rgb_alignment_steps,
         autoencoder=autoencoder,
@@ -62,11 +62,11 @@ def build_run_config(
     )
     pipeline = config.pipeline
     rgb_rays = settings.rgb_rays_per_batch or {}
-    if space == "rgb" and method.name in rgb_rays:
+    if target == "rgb" and method.name in rgb_rays:
         pipeline.datamanager.rays_per_batch = rgb_rays[method.name]
     pipeline.datamanager.data = scene
     pipeline.datamanager.seed = settings.seed
-    pipeline.latent_space.latent_channels = latent_channels if space == "latent" else None
+    pipeline.latent_space.latent_channels = latent_channels if target == "latent" else None
     pipeline.latent_space.normalizer_scale = normalizer.scale
     pipeline.latent_space.normalizer_eps = normalizer.eps
     pipeline.latent_space.posterior = settings.posterior
@@ -204,7 +204,7 @@ def held_out_latents(run_dir: Path, view: int = 0) -> Dict[str, np.ndarray]:
 
 def run_nerf(
     method_name: str,
-    space: Space,
+    target: Target,
     scene: Path,
     run_dir: Path,
     metrics_path: Path,
@@ -228,7 +228,7 @@ def run_nerf(
     check_scene_folder(scene)
     config = build_run_config(
         method,
-        space,
+        target,
         scene,
         run_dir,
         settings,
@@ -242,11 +242,11 @@ def run_nerf(
     evaluation = evaluate_nerf(pipeline, figure_path)
     train_seconds = float(pipeline.train_seconds)
     supervision_seconds = train_seconds - float(pipeline.alignment_seconds)
-    supervision_steps = settings.latent_supervision_steps if space == "latent" else settings.total_steps
-    alignment_steps = settings.rgb_alignment_steps if space == "latent" else 0
+    supervision_steps = settings.latent_supervision_steps if target == "latent" else settings.total_steps
+    alignment_steps = settings.rgb_alignment_steps if target == "latent" else 0
     record = {
         "method": method.name,
-        "space": space,
+        "target": target,
         "autoencoder": None if autoencoder is None else str(autoencoder),
         "scene": scene.name,
         "device": str(pipeline.device),
@@ -272,7 +272,7 @@ def run_nerf(
     write_json_atomic(metrics_path, record)
     log.info(
         "%s %s %s: PSNR %.2f dB, SSIM %.3f, LPIPS %.3f; %.1f s training (%.2f it/s), %.4f s per rendered image",
-        space, method.name, scene.name, record["metrics"]["psnr"], record["metrics"]["ssim"],
+        target, method.name, scene.name, record["metrics"]["psnr"], record["metrics"]["ssim"],
         record["metrics"]["lpips"], train_seconds, record["train_iterations_per_second"] or 0.0,
         record["render_seconds_per_image"],
     )  # fmt: skip

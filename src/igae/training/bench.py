@@ -19,7 +19,7 @@ from igae.config.tree import LossWeightsConfig, TriplaneConfig, VolumeConfig
 from igae.data.image_sets import to_signed
 from igae.data.multiview import PosedViews
 from igae.hardware import autocast_context, autocast_dtype, machine_description
-from igae.training.igae import IgaeObjective, build_scene_model
+from igae.training.igae import IgaeObjective, build_triplane_model
 
 #: diffusers configuration of the ostris/vae-kl-f8-d16 architecture (igae_spec.md §1.1).
 OSTRIS_ARCHITECTURE = dict(
@@ -61,21 +61,21 @@ def benchmark_igae_step(
     autocast = autocast_dtype(precision, torch.device(device), what="IG-AE step benchmark")
     autoencoder = LatentAutoencoder(AutoencoderKL(**OSTRIS_ARCHITECTURE)).to(device).train(not warmup)
     autoencoder.requires_grad_(not warmup)
-    scene_model = build_scene_model(scenes, autoencoder.latent_channels, model, seed=0)
-    scene_model.planes.to(device)
-    scene_model.mlp.to(device)
+    triplane_model = build_triplane_model(scenes, autoencoder.latent_channels, model, seed=0)
+    triplane_model.planes.to(device)
+    triplane_model.mlp.to(device)
     normalizer = TanhNormalizer(PAPER_NORMALIZER_SCALE)
     background = torch.full((autoencoder.latent_channels,), 0.5, device=device)
     objective = IgaeObjective(
         autoencoder,
-        scene_model,
+        triplane_model,
         normalizer,
         volume,
         background,
         weights,
         torch.Generator(device=device).manual_seed(0),
     )
-    trained = scene_model.parameters() if warmup else [*autoencoder.parameters(), *scene_model.parameters()]
+    trained = triplane_model.parameters() if warmup else [*autoencoder.parameters(), *triplane_model.parameters()]
     optimizer = torch.optim.Adam(trained, lr=1e-5)
     intrinsics = torch.tensor([[1.09375, 0, 0.5], [0, 1.09375, 0.5], [0, 0, 1.0]])
     camera = torch.eye(4)

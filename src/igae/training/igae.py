@@ -40,14 +40,14 @@ from igae.hardware import autocast_context, autocast_dtype
 from igae.imaging import comparison_grid
 from igae.io_utils import atomic_directory, write_bytes_atomic, write_json_atomic, write_png_atomic
 from igae.monitor import TrainingMonitor
-from igae.scenes.renderer import render_latents
-from igae.scenes.triplane import TinyMLP, TriPlanes, total_variation
+from igae.triplanes.renderer import render_latents
+from igae.triplanes.triplane import TinyMLP, TriPlanes, total_variation
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class SceneModel:
+class TriplaneModel:
     planes: TriPlanes
     mlp: TinyMLP
 
@@ -62,10 +62,10 @@ class SceneModel:
         self.mlp.load_state_dict(state["mlp"])
 
 
-def build_scene_model(count: int, channels: int, settings: TriplaneConfig, seed: int) -> SceneModel:
+def build_triplane_model(count: int, channels: int, settings: TriplaneConfig, seed: int) -> TriplaneModel:
     torch.manual_seed(seed)
     planes = TriPlanes(count, settings.features, settings.resolution, plane_axes=settings.plane_axes)
-    return SceneModel(planes, TinyMLP(settings.features, settings.hidden, channels))
+    return TriplaneModel(planes, TinyMLP(settings.features, settings.hidden, channels))
 
 
 class IgaeObjective:
@@ -74,14 +74,14 @@ class IgaeObjective:
     def __init__(
         self,
         autoencoder: LatentAutoencoder,
-        scenes: SceneModel,
+        triplanes: TriplaneModel,
         normalizer: TanhNormalizer,
         volume: VolumeConfig,
         background: torch.Tensor,
         weights: LossWeightsConfig,
         generator: torch.Generator,
     ):
-        self.autoencoder, self.scenes, self.normalizer = autoencoder, scenes, normalizer
+        self.autoencoder, self.triplanes, self.normalizer = autoencoder, triplanes, normalizer
         self.volume, self.background, self.weights, self.generator = volume, background, weights, generator
         self.lpips = build_lpips("alex").to(autoencoder.device) if weights.ae_real_lpips > 0 else None
 
@@ -90,8 +90,8 @@ class IgaeObjective:
         views' tri-planes [B, 3, F, R, R] when the caller has gathered them already)."""
         device = self.autoencoder.device
         out = render_latents(
-            self.scenes.planes,
-            self.scenes.mlp,
+            self.triplanes.planes,
+            self.triplanes.mlp,
             views.scene_ids.to(device),
             views.cam_to_world.to(device),
             views.intrinsics.to(device),
@@ -121,7 +121,7 @@ class IgaeObjective:
         latents, real_latents = _split_like([images if encode_views else None, real_images], self.autoencoder.encode)
         if targets is None:
             targets = self.normalizer.normalize(latents)
-        scene_planes = self.scenes.planes.planes[views.scene_ids.to(device)]  # [B, 3, F, R, R]
+        scene_planes = self.triplanes.planes.planes[views.scene_ids.to(device)]  # [B, 3, F, R, R]
         rendered = self.render(views, targets.shape[-1], scene_planes)
         decoded_render, reconstruction, real_reconstruction = _split_like(
             [
@@ -197,7 +197,7 @@ def monitor_metrics(
     return results, comparison_grid([row.cpu() for row in dashboard_rows], columns=6)
 
 
-def _optimizers(autoencoder: LatentAutoencoder, scenes: SceneModel, stage: StageConfig):
+def _optimizers(autoencoder: LatentAutoencoder, triplanes: TriplaneModel, stage: StageConfig):
     groups = []
     if stage.train_autoencoder:
         model = autoencoder.model
@@ -207,8 +207,8 @@ def _optimizers(autoencoder: LatentAutoencoder, scenes: SceneModel, stage: Stage
         groups.append(torch.optim.Adam(decoder, lr=stage.decoder_lr))
     scene_optimizer = torch.optim.Adam(
         [
-            {"params": list(scenes.planes.parameters()), "lr": stage.planes_lr, "name": "planes"},
-            {"params": list(scenes.mlp.parameters()), "lr": stage.mlp_lr, "name": "mlp"},
+            {"params": list(triplanes.planes.parameters()), "lr": stage.planes_lr, "name": "planes"},
+            {"params": list(triplanes.mlp.parameters()), "lr": stage.mlp_lr, "name": "mlp"},
         ]
     )
     return groups, scene_optimizer
@@ -217,7 +217,7 @@ def _optimizers(autoencoder: LatentAutoencoder, scenes: SceneModel, stage: Stage
 def train_stage(
     name: str,
     autoencoder: LatentAutoencoder,
-    scenes: SceneModel,
+    triplanes: TriplaneModel,
     train_views: PosedViews,
     monitor_sets: dict[str, PosedViews],
     real_train: torch.Tensor,
@@ -230,7 +230,7 @@ def train_stage(
     work_dir: Path,
     precision: str,
 ) -> dict:
-    """Run one stage in place on ``autoencoder`` and ``scenes``; returns the final monitoring record.
+    """Run one stage in place on ``autoencoder`` and ``triplanes``; returns the final monitoring record.
 
     ``monitor`` says how often the monitor sets are measured; ``precision`` (auto | fp32 | bf16) autocasts the
     objective as :func:`igae.hardware.autocast_dtype` decides."""
@@ -255,8 +255,8 @@ def train_stage(
     generator = torch.Generator(device=device).manual_seed(stage.seed)
     data_generator = torch.Generator().manual_seed(stage.seed)
     background = latent_background(autoencoder, normalizer, train_views.images.shape[-1]).detach()
-    objective = IgaeObjective(autoencoder, scenes, normalizer, volume, background, stage.weights, generator)
-    ae_optimizers, scene_optimizer = _optimizers(autoencoder, scenes, stage)
+    objective = IgaeObjective(autoencoder, triplanes, normalizer, volume, background, stage.weights, generator)
+    ae_optimizers, scene_optimizer = _optimizers(autoencoder, triplanes, stage)
     optimizers = [*ae_optimizers, scene_optimizer]
     schedulers = [torch.optim.lr_scheduler.ExponentialLR(opt, stage.lr_decay) for opt in optimizers]
     steps_per_epoch = -(-len(train_views) // stage.batch_size)
@@ -278,7 +278,7 @@ def train_stage(
     permutation = real_order = None
     if state is not None:
         autoencoder.model.load_state_dict(state["autoencoder"])
-        scenes.load_state_dict(state["scenes"])
+        triplanes.load_state_dict(state["scenes"])
         for optimizer, saved in zip(optimizers, state["optimizers"], strict=True):
             optimizer.load_state_dict(saved)
         for scheduler, saved in zip(schedulers, state["schedulers"], strict=True):
@@ -305,7 +305,7 @@ def train_stage(
                 "real_order": real_order,
                 "step": epoch * steps_per_epoch + step_in_epoch,
                 "autoencoder": autoencoder.model.state_dict(),
-                "scenes": scenes.state_dict(),
+                "scenes": triplanes.state_dict(),
                 "optimizers": [opt.state_dict() for opt in optimizers],
                 "schedulers": [sch.state_dict() for sch in schedulers],
                 "generator": generator.get_state(),
@@ -383,32 +383,32 @@ def compare_records(before: dict, after: dict) -> dict[str, float]:
     }
 
 
-def save_scene_model(scenes: SceneModel, settings: TriplaneConfig, scene_names: list[str], path: Path) -> None:
+def save_triplane_model(triplanes: TriplaneModel, settings: TriplaneConfig, scene_names: list[str], path: Path) -> None:
     buffer = io.BytesIO()
-    torch.save({"settings": dataclasses.asdict(settings), "scenes": scene_names, **scenes.state_dict()}, buffer)
+    torch.save({"settings": dataclasses.asdict(settings), "scenes": scene_names, **triplanes.state_dict()}, buffer)
     write_bytes_atomic(Path(path), buffer.getvalue())
 
 
-def load_scene_model(path: Path, channels: int) -> tuple[SceneModel, TriplaneConfig, list[str]]:
+def load_triplane_model(path: Path, channels: int) -> tuple[TriplaneModel, TriplaneConfig, list[str]]:
     state = torch.load(Path(path), map_location="cpu", weights_only=False)
     settings = TriplaneConfig(**state["settings"])
-    scenes = build_scene_model(len(state["scenes"]), channels, settings, seed=0)
-    scenes.load_state_dict(state)
-    return scenes, settings, state["scenes"]
+    triplanes = build_triplane_model(len(state["scenes"]), channels, settings, seed=0)
+    triplanes.load_state_dict(state)
+    return triplanes, settings, state["scenes"]
 
 
 def write_stage_outputs(
     out_dir: Path,
     autoencoder: LatentAutoencoder | None,
-    scenes: SceneModel,
+    triplanes: TriplaneModel,
     settings: TriplaneConfig,
     scene_names: list[str],
     record: dict,
     work_dir: Path,
 ) -> None:
-    """``out_dir``: ``scenes.pt``, ``metrics.json``, ``dashboard.png`` and (stage 2) ``autoencoder/`` (diffusers)."""
+    """``out_dir``: ``triplanes.pt``, ``metrics.json``, ``dashboard.png`` and (stage 2) ``autoencoder/`` (diffusers)."""
     with atomic_directory(Path(out_dir)) as tmp:
-        save_scene_model(scenes, settings, scene_names, tmp / "scenes.pt")
+        save_triplane_model(triplanes, settings, scene_names, tmp / "triplanes.pt")
         write_json_atomic(tmp / "metrics.json", record)
         dashboard = Path(work_dir) / "dashboard.png"
         if dashboard.is_file():

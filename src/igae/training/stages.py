@@ -66,7 +66,7 @@ def run_stage(
     init: Path | None = None,
     ablate: str | None = None,
 ) -> dict:
-    """Train one IG-AE run from the standard AE at ``autoencoder_dir`` (the scenes from ``init``'s, a stage
+    """Train one IG-AE run from the standard AE at ``autoencoder_dir`` (the tri-planes from ``init``'s, a stage
     output, or new), write its output folder ``out`` and return its record."""
     from igae.autoencoders.model import load_autoencoder
     from igae.autoencoders.normalizer import TanhNormalizer
@@ -85,20 +85,20 @@ def run_stage(
     real_train = load_images(real_image_paths(real_images, "train"))
     real_heldout = load_images(real_image_paths(real_images, "heldout"))
     if init is not None:
-        scenes, triplanes, names = training.load_scene_model(init / "scenes.pt", autoencoder.latent_channels)
+        model, triplanes, names = training.load_triplane_model(init / "triplanes.pt", autoencoder.latent_channels)
         if names != train_views.scenes:
-            raise IgaeError(f"'{init / 'scenes.pt'}' holds scenes {names[:3]}..., not the training scenes")
+            raise IgaeError(f"'{init / 'triplanes.pt'}' holds scenes {names[:3]}..., not the training scenes")
     else:
         triplanes = igae.triplanes
-        scenes = training.build_scene_model(
+        model = training.build_triplane_model(
             len(train_views.scenes), autoencoder.latent_channels, triplanes, settings.seed
         )
-    scenes.planes.to(device)
-    scenes.mlp.to(device)
+    model.planes.to(device)
+    model.mlp.to(device)
     record = training.train_stage(
         stage,
         autoencoder,
-        scenes,
+        model,
         train_views,
         monitor_sets,
         real_train,
@@ -117,7 +117,7 @@ def run_stage(
     training.write_stage_outputs(
         out,
         autoencoder if settings.train_autoencoder else None,
-        scenes,
+        model,
         triplanes,
         train_views.scenes,
         record,

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from igae.config.tree import VolumeConfig
-from igae.scenes.triplane import TinyMLP, TriPlanes
+from igae.triplanes.triplane import TinyMLP, TriPlanes
 
 
 def camera_rays(

@@ -162,3 +162,15 @@ def test_autoencoder_evaluation_writes_json_csv_and_figure(tmp_path):
     assert len(saved["latent_background"]) == 4 and saved["posterior"] == "sample"
     assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 7
     assert Image.open(tmp_path / "grid.png").size == (4 * 32, 4 * 32)  # 4 rows: originals, reconstructions x 2
+
+
+def test_a_diverging_training_stops_at_the_first_non_finite_loss_keeping_its_checkpoint(tmp_path):
+    from igae.checkpoint import NonFiniteLossError
+
+    settings = training(steps=6, learning_rate=1e30, warmup_steps=1, checkpoint_every=1, validate_every=100)
+    with pytest.raises(NonFiniteLossError, match=r"embedded autoencoder training: the loss is (nan|inf) at step \d"):
+        embedded.train_embedded_autoencoder(
+            photo_crops(), tmp_path / "ae", architecture=ARCHITECTURE, latent_channels=CHANNELS, training=settings,
+            work_dir=tmp_path / "work",
+        )  # fmt: skip
+    assert (tmp_path / "work/checkpoint.pt").is_file() and not (tmp_path / "ae").exists()

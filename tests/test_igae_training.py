@@ -224,3 +224,22 @@ def test_paper_size_step_benchmark_runs_and_prints_figures(stage, tmp_path, caps
     assert figures["steps_per_second"] > 0 and figures["triplane"] == [3, 32, 8, 8]
     assert figures["precision"] == params["igae"]["precision"] and figures["machine"]["cpu_capability"]
     assert figures["stage"] == stage and figures["real_batch_size"] == (1 if stage == "train" else 0)
+
+
+def test_a_non_finite_loss_stops_the_stage_naming_the_step_and_terms(tmp_path):
+    """NaN tri-planes (as NaN poses or a diverged learning rate would leave them): the stage stops at its first
+    step, names the loss terms, and writes no checkpoint of the bad state."""
+    from igae.checkpoint import NonFiniteLossError
+
+    stage = dataclasses.replace(PAPER.train, epochs=1, batch_size=2, real_batch_size=1, checkpoint_every=1)
+    model = igae.build_triplane_model(2, 4, MODEL, seed=0)
+    with torch.no_grad():
+        model.planes.planes.fill_(float("nan"))
+    views = posed_views()
+    with pytest.raises(NonFiniteLossError, match=r"IG-AE train: the loss is nan at step 1 \(latent nan, rgb"):
+        igae.train_stage(
+            "train", tiny_autoencoder(), model, views, {"test": views.subset(torch.arange(2))}, views.images,
+            views.images[:2], stage=stage, monitor=MonitorConfig(scenes=1, views=1, every=1),
+            normalizer=TanhNormalizer(0.5), volume=VOLUME, work_dir=tmp_path / "work", precision="fp32",
+        )  # fmt: skip
+    assert not (tmp_path / "work/checkpoint.pt").exists()

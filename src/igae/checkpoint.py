@@ -67,3 +67,19 @@ def load_checkpoint(path: Path, expected_fingerprint: str) -> dict[str, Any] | N
     restore_rng_state(state["rng"])
     log.info("resuming from %s (step %d)", path, state["step"])
     return state
+
+
+class NonFiniteLossError(IgaeError):
+    """A training loss became NaN or infinite: the run stops before the step, its last checkpoint intact."""
+
+
+def check_finite_loss(what: str, step: int, total: torch.Tensor, terms: dict[str, torch.Tensor]) -> None:
+    """Stop ``what`` at ``step`` (1-based) when its loss is not finite, naming every term, before any parameter
+    moves or is saved: a rerun resumes from the last good checkpoint."""
+    if bool(torch.isfinite(total.detach())):
+        return
+    values = ", ".join(f"{name} {float(value.detach()):.4g}" for name, value in terms.items())
+    raise NonFiniteLossError(
+        f"{what}: the loss is {float(total.detach())} at step {step} ({values}); nothing of this step was applied "
+        "or saved (check the inputs and learning rates, then rerun: it resumes from the last checkpoint)"
+    )

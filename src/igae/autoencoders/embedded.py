@@ -26,7 +26,7 @@ from diffusers import AutoencoderKL
 
 from igae.autoencoders.evaluation import reconstruct
 from igae.autoencoders.model import LatentAutoencoder
-from igae.checkpoint import fingerprint, load_checkpoint, save_checkpoint
+from igae.checkpoint import check_finite_loss, fingerprint, load_checkpoint, save_checkpoint
 from igae.config.tree import ArchitectureConfig, EmbeddedTrainingConfig
 from igae.data.image_sets import to_signed
 from igae.errors import ConfigError
@@ -170,6 +170,7 @@ def train_embedded_autoencoder(
     for step in range(start_step, training.steps):
         batch = random_crops(train_images, training.batch_size, training.crop_size, generator).to(device)
         total, losses = reconstruction_loss(autoencoder, batch, training, perceptual, autocast)
+        check_finite_loss("embedded autoencoder training", step + 1, total, losses)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()

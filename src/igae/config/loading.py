@@ -9,6 +9,7 @@ offending key and what was expected.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,11 @@ def validate(params: dict, schema: dict, origin: str) -> None:
     procedural = params.get("scenes", {}).get("procedural", {})
     if isinstance(procedural, dict) and procedural.get("min_parts", 0) > procedural.get("max_parts", 1 << 30):
         problems.append("'scenes.procedural.min_parts' must not exceed 'scenes.procedural.max_parts'")
+    rendering = params.get("igae", {}).get("rendering", {})
+    if isinstance(rendering, dict) and rendering.get("near", 0) >= rendering.get("far", math.inf):
+        problems.append(
+            f"'igae.rendering.near' ({rendering['near']}) must be below 'igae.rendering.far' ({rendering['far']})"
+        )
     if problems:
         raise ConfigError(f"invalid configuration ({origin}):\n  - " + "\n  - ".join(problems))
 

@@ -6,12 +6,12 @@ split per frame) for the scenes of one split of the scene index.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from igae.data.camera_files import read_camera_file
 from igae.data.image_sets import load_images, scene_folders
 from igae.errors import ImageSetError
 
@@ -55,10 +55,7 @@ def load_posed_views(index_path: Path, split: str, views: str, max_scenes: int |
     folders = scene_folders(index_path, split)[:max_scenes]
     paths, poses, intrinsics, ids = [], [], [], []
     for scene_id, folder in enumerate(folders):
-        transforms_path = folder / "transforms_opencv.json"
-        if not transforms_path.is_file():
-            raise ImageSetError(f"'{transforms_path}' does not exist: expected a rendered scene (igae render-scene)")
-        for frame in json.loads(transforms_path.read_text())["frames"]:
+        for frame in read_camera_file(folder / "transforms_opencv.json")["frames"]:
             if frame.get("split", "train") != views:
                 continue
             paths.append(folder / frame["file_path"])

@@ -33,6 +33,7 @@ from nerfstudio.model_components.ray_generators import RayGenerator
 from torch import Tensor
 from torch.nn import Parameter
 
+from igae.data.camera_files import read_camera_file
 from igae.errors import IgaeError
 from igae.nerf.latent_space import LatentSpace
 
@@ -220,6 +221,7 @@ def check_scene_folder(data: Path | None) -> None:
     transforms = data / "transforms.json" if data.suffix != ".json" else data
     if not transforms.is_file():
         raise SceneDataError(f"{transforms} does not exist: a scene is a folder with a nerfstudio transforms.json")
+    read_camera_file(transforms)  # finite rigid poses, positive intrinsics, every image readable at w x h
 
 
 def _rgb_over_white(image: Float[Tensor, "H W C"]) -> Float[Tensor, "H W 3"]:

@@ -31,7 +31,7 @@ from PIL import Image
 
 from igae.autoencoders.model import LatentAutoencoder
 from igae.autoencoders.normalizer import TanhNormalizer, latent_background
-from igae.checkpoint import fingerprint, load_checkpoint, save_checkpoint
+from igae.checkpoint import check_finite_loss, fingerprint, load_checkpoint, save_checkpoint
 from igae.config.tree import LossWeightsConfig, MonitorConfig, StageConfig, TriplaneConfig, VolumeConfig
 from igae.data.image_sets import to_signed, to_unit
 from igae.data.multiview import PosedViews
@@ -331,6 +331,7 @@ def train_stage(
                 total, terms = objective(
                     train_views.subset(indices), real, cached[indices] if cached is not None else None
                 )
+            check_finite_loss(f"IG-AE {name}", epoch * steps_per_epoch + step_in_epoch + 1, total, terms)
             for optimizer in optimizers:
                 optimizer.zero_grad(set_to_none=True)
             total.backward()

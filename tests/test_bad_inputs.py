@@ -81,3 +81,40 @@ def test_near_beyond_far_is_a_configuration_error(repo):
     params["igae"]["rendering"].update(near=2.5, far=2.1)
     with pytest.raises(ConfigError, match=r"'igae.rendering.near' \(2.5\) must be below 'igae.rendering.far' \(2.1\)"):
         resolve_params(params)
+
+
+def test_a_zero_test_fraction_is_refused_naming_the_key(repo):
+    params = load_params(repo / "params.yaml")
+    params["render"]["test_fraction"] = 0
+    with pytest.raises(ConfigError, match=r"'render.test_fraction': 0 is less than or equal to the minimum of 0"):
+        resolve_params(params)
+
+
+def test_only_cuda_methods_on_a_cpu_plan_is_one_clear_error(repo):
+    import dataclasses
+
+    from igae.config import load_config
+    from igae.plan import RunPlan
+
+    tiny = load_config(repo / "params.yaml", "tiny")
+    nerf = dataclasses.replace(tiny.nerf, methods=("instant-ngp",), device="cpu")
+    with pytest.raises(ConfigError, match=r"nerf.methods \['instant-ngp'\]: every one needs CUDA .* nerf.device 'cpu'"):
+        RunPlan(dataclasses.replace(tiny, nerf=nerf))
+
+
+def test_a_real_image_folder_too_small_to_hold_any_image_out_is_refused(tmp_path, repo):
+    import dataclasses
+
+    from igae.config import load_config
+    from igae.data.real_images import prepare_real_images
+    from igae.errors import ImageSetError
+
+    folder = tmp_path / "imagenet"
+    folder.mkdir()
+    for index in range(3):
+        Image.fromarray(np.full((140, 140, 3), 40 * index, np.uint8)).save(folder / f"img_{index}.png")
+    settings = dataclasses.replace(load_config(repo / "params.yaml", "tiny").real_images, source="folder",
+                                   folder=str(folder))  # fmt: skip
+    with pytest.raises(ImageSetError, match=r"3 images with real_images.heldout_fraction 0.1 hold out 0"):
+        prepare_real_images(settings, 128, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

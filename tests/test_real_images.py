@@ -64,6 +64,8 @@ def test_folder_errors_name_the_file_and_write_nothing(tmp_path):
     with pytest.raises(ImageSetError, match=r"img_1\.jpg' is 100x300: expected at least 128x128"):
         prepare_real_images(settings(source="folder", folder=str(folder), heldout_fraction=0.5), 128, out)
     with pytest.raises(ImageSetError, match=r"img_0\.jpg' is 200x200: expected 128x128"):
-        prepare_real_images(settings(source="folder", folder=str(folder), preprocess="none"), 128, out)
+        prepare_real_images(
+            settings(source="folder", folder=str(folder), preprocess="none", heldout_fraction=0.5), 128, out
+        )
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "imagenet"]

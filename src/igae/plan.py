@@ -23,6 +23,7 @@ from pathlib import Path
 from igae.config import Params, deep_merge, params_payload
 from igae.config.tree import StageConfig, build, to_plain
 from igae.data.plan import SceneSpec, plan_scenes
+from igae.errors import ConfigError
 from igae.nerf.catalog import runnable_methods
 from igae.reporting import outputs
 from igae.training.ablation import FULL, variant_names
@@ -119,6 +120,11 @@ class RunPlan:
         self.nerf_on_cuda = uses_cuda(nerf.device)
         methods, self.skipped_methods = runnable_methods(list(nerf.methods), self.nerf_on_cuda)
         self.nerf_methods: tuple[str, ...] = tuple(methods)
+        if nerf.methods and not methods:
+            raise ConfigError(
+                f"nerf.methods {list(nerf.methods)}: every one needs CUDA ({'; '.join(self.skipped_methods.values())})"
+                f" and nerf.device '{nerf.device}' has none here: add a CPU method or run where a GPU is"
+            )
         self.latent_spaces: tuple[str, ...] = nerf.autoencoders
         self.nerf_spaces: tuple[str, ...] = (*nerf.autoencoders, *([RGB] if nerf.rgb_baselines else []))
         self.nerf_metrics: tuple[str, ...] = tuple(

@@ -137,6 +137,11 @@ def _folder_images(settings: RealImagesConfig, image_size: int) -> Iterator[tupl
     chosen = [files[i] for i in sorted(rng.permutation(len(files))[: settings.max_images])]
     chosen = [chosen[i] for i in rng.permutation(len(chosen))]  # seeded order, as the paper's sampler
     n_heldout = int(round(len(chosen) * settings.heldout_fraction))
+    if n_heldout == 0 or n_heldout == len(chosen):
+        raise ImageSetError(
+            f"'{folder}': {len(chosen)} images with real_images.heldout_fraction {settings.heldout_fraction} hold out "
+            f"{n_heldout}: expected at least one held-out and one training image (add images or change the fraction)"
+        )
     for rank, path in enumerate(chosen):
         try:
             image = Image.open(path).convert("RGB")

@@ -44,21 +44,20 @@ def training(**overrides) -> EmbeddedTrainingConfig:
     return dataclasses.replace(MICRO.training, **{**values, **overrides})
 
 
+def train(images, out, settings, work_dir, **extra) -> dict:
+    """The micro architecture (4 latent channels) trained on ``images`` with ``settings``."""
+    return embedded.train_embedded_autoencoder(
+        images, out, architecture=ARCHITECTURE, latent_channels=CHANNELS, training=settings, work_dir=work_dir, **extra
+    )
+
+
 def test_micro_training_lowers_the_loss_and_saves_a_diffusers_folder(tmp_path):
     images = photo_crops()
     torch.manual_seed(0)
     before = embedded.reconstruction_psnr(
         embedded.build_embedded_autoencoder(ARCHITECTURE, CHANNELS, 32).eval(), images
     )
-    record = embedded.train_embedded_autoencoder(
-        images,
-        tmp_path / "ae",
-        architecture=ARCHITECTURE,
-        latent_channels=CHANNELS,
-        training=training(),
-        work_dir=tmp_path / "work",
-        validation_images={"heldout": images[:4]},
-    )
+    record = train(images, tmp_path / "ae", training(), tmp_path / "work", validation_images={"heldout": images[:4]})
     after = embedded.reconstruction_psnr(load_autoencoder(tmp_path / "ae"), images)
     assert after > before + 3.0, (before, after)  # the training loss (mostly MSE) went down
     header = (tmp_path / "work/metrics.csv").read_text().splitlines()[0].split(",")
@@ -73,14 +72,7 @@ def test_micro_training_lowers_the_loss_and_saves_a_diffusers_folder(tmp_path):
 def test_training_resumes_after_a_kill_and_ends_where_an_uninterrupted_run_ends(tmp_path, monkeypatch):
     images = photo_crops()
     settings = training(steps=12, checkpoint_every=4, validate_every=100)
-    embedded.train_embedded_autoencoder(
-        images,
-        tmp_path / "straight",
-        architecture=ARCHITECTURE,
-        latent_channels=CHANNELS,
-        training=settings,
-        work_dir=tmp_path / "work-straight",
-    )
+    train(images, tmp_path / "straight", settings, tmp_path / "work-straight")
 
     class Killed(Exception):
         pass
@@ -96,24 +88,10 @@ def test_training_resumes_after_a_kill_and_ends_where_an_uninterrupted_run_ends(
 
     monkeypatch.setattr(embedded, "save_checkpoint", save_then_die)
     with pytest.raises(Killed):
-        embedded.train_embedded_autoencoder(
-            images,
-            tmp_path / "resumed",
-            architecture=ARCHITECTURE,
-            latent_channels=CHANNELS,
-            training=settings,
-            work_dir=tmp_path / "work",
-        )
+        train(images, tmp_path / "resumed", settings, tmp_path / "work")
     assert saves == [4, 8] and not (tmp_path / "resumed").exists()  # nothing half-written
     monkeypatch.setattr(embedded, "save_checkpoint", real_save)
-    record = embedded.train_embedded_autoencoder(
-        images,
-        tmp_path / "resumed",
-        architecture=ARCHITECTURE,
-        latent_channels=CHANNELS,
-        training=settings,
-        work_dir=tmp_path / "work",
-    )
+    record = train(images, tmp_path / "resumed", settings, tmp_path / "work")
     assert record["resumed_from_step"] == 8
     steps = [int(row.split(",")[0]) for row in (tmp_path / "work/metrics.csv").read_text().splitlines()[1:]]
     assert steps == sorted(set(steps)) and steps[-1] == 12  # no duplicated rows after the resume
@@ -128,14 +106,7 @@ def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     embedded.save_checkpoint(work / "checkpoint.pt", {"fingerprint": "other", "step": 5})
-    record = embedded.train_embedded_autoencoder(
-        images,
-        tmp_path / "ae",
-        architecture=ARCHITECTURE,
-        latent_channels=CHANNELS,
-        training=training(steps=3),
-        work_dir=work,
-    )
+    record = train(images, tmp_path / "ae", training(steps=3), work)
     assert record["resumed_from_step"] == 0
 
 
@@ -169,8 +140,5 @@ def test_a_diverging_training_stops_at_the_first_non_finite_loss_keeping_its_che
 
     settings = training(steps=6, learning_rate=1e30, warmup_steps=1, checkpoint_every=1, validate_every=100)
     with pytest.raises(NonFiniteLossError, match=r"embedded autoencoder training: the loss is (nan|inf) at step \d"):
-        embedded.train_embedded_autoencoder(
-            photo_crops(), tmp_path / "ae", architecture=ARCHITECTURE, latent_channels=CHANNELS, training=settings,
-            work_dir=tmp_path / "work",
-        )  # fmt: skip
+        train(photo_crops(), tmp_path / "ae", settings, tmp_path / "work")
     assert (tmp_path / "work/checkpoint.pt").is_file() and not (tmp_path / "ae").exists()

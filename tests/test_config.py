@@ -76,7 +76,7 @@ def _schema_node(schema: dict, node: dict) -> dict:
 
 
 def _compare(schema: dict, node: dict, cls, key: str, problems: list[str]) -> None:
-    fields = tree.leaf_type_hints(cls)
+    fields = tree.field_types(cls)
     properties = {name: _schema_node(schema, value) for name, value in node["properties"].items()}
     if key == "":
         properties.pop("presets")
@@ -103,7 +103,7 @@ def test_the_tree_and_the_schema_have_the_same_keys(repo):
 def _all_fields(cls):
     for field in dataclasses.fields(cls):
         yield field
-        inner = tree._optional_inner(tree.leaf_type_hints(cls)[field.name])
+        inner = tree._optional_inner(tree.field_types(cls)[field.name])
         if tree._is_node(inner):
             yield from _all_fields(inner)
 

@@ -8,13 +8,22 @@ import shutil
 import pytest
 import yaml
 
-from igae.dvc_stages import STAGES, render_dvc_yaml
+from igae.dvc_stages import COMMAND_MODULES, STAGES, render_dvc_yaml
 
 ALL = set(STAGES)
 
 
 def test_dvc_yaml_is_in_step_with_the_run_plan(repo):
     assert (repo / "dvc.yaml").read_text() == render_dvc_yaml(repo), "run `igae sync-dvc` and commit dvc.yaml"
+
+
+def test_each_command_is_traced_from_the_module_that_handles_it():
+    """dvc_stages cannot import the command line (it sits below it): this keeps its command -> module table true."""
+    from igae.commands import build_parser
+
+    choices = next(action for action in build_parser()._actions if action.dest == "command").choices
+    for command, module in COMMAND_MODULES.items():
+        assert choices[command].get_default("handler").__module__ == f"igae.commands.{module}", command
 
 
 def test_each_stage_wraps_its_snakemake_target_and_persists_its_outputs(repo):

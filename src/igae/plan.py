@@ -125,7 +125,6 @@ class RunPlan:
                 f"nerf.methods {list(nerf.methods)}: every one needs CUDA ({'; '.join(self.skipped_methods.values())})"
                 f" and nerf.device '{nerf.device}' has none here: add a CPU method or run where a GPU is"
             )
-        self.latent_spaces: tuple[str, ...] = nerf.autoencoders
         self.nerf_spaces: tuple[str, ...] = (*nerf.autoencoders, *([RGB] if nerf.rgb_baselines else []))
         self.nerf_metrics: tuple[str, ...] = tuple(
             nerf_metrics_path(space, method, scene)

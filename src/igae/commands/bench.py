@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 
 from igae.commands._common import add_device, add_params, add_threads, command_params, resolve_device, set_threads
-from igae.config import Params
 
 TITLE = "benchmarks"
 log = logging.getLogger("igae")
@@ -42,28 +41,9 @@ def _bench_autoencoder(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
-def benchmark_igae(params: Params, scenes: int, steps: int, device: str, stage: str = "train") -> dict:
-    """Timed IG-AE steps of ``stage`` (train: stage 2, warmup: stage 1) at the size of ``params`` with ``scenes``
-    tri-planes."""
-    from igae.training.bench import benchmark_igae_step
-
-    settings = getattr(params.igae, stage)
-    return benchmark_igae_step(
-        scenes=scenes,
-        batch_size=settings.batch_size,
-        real_batch_size=settings.real_batch_size,
-        image_size=params.render.image_size,
-        steps=steps,
-        model=params.igae.triplanes,
-        volume=params.igae.rendering,
-        weights=settings.weights,
-        device=device,
-        precision=params.igae.precision,
-        stage=stage,
-    )
-
-
 def _bench_igae(args: argparse.Namespace) -> None:
+    from igae.training.bench import benchmark_igae
+
     set_threads(args.threads)
     params = command_params(args).tree()
     print(
@@ -77,6 +57,7 @@ def _benchmark(args: argparse.Namespace) -> None:
     from igae.io_utils import write_json_atomic
     from igae.nerf.bench import benchmark_nerf_methods
     from igae.nerf.catalog import device_has_cuda, runnable_methods
+    from igae.training.bench import benchmark_igae
 
     set_threads(args.threads)
     params = command_params(args).tree()

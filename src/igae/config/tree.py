@@ -13,6 +13,7 @@ This module imports nothing of the package but its errors: every layer may read 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass
@@ -299,12 +300,11 @@ def _is_node(kind: Any) -> bool:
     return isinstance(kind, type) and dataclasses.is_dataclass(kind)
 
 
-def leaf_type_hints(cls: type) -> dict[str, Any]:
-    """The field types of node ``cls``, by field name, in order."""
+@functools.cache
+def field_types(cls: type) -> dict[str, Any]:
+    """The field types of node ``cls``, by field name, in order (resolved once per class: the annotations are
+    strings under ``from __future__ import annotations``)."""
     return typing.get_type_hints(cls)
-
-
-_field_types = leaf_type_hints
 
 
 def _optional_inner(kind: Any) -> Any:
@@ -342,7 +342,7 @@ def build(cls: type, data: Any, key: str = "") -> Any:
     """The node ``cls`` from its mapping ``data`` (at dotted ``key``): exactly its fields, none missing, none more."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"'{key or '<top level>'}' is {data!r}: expected a mapping")
-    types_ = _field_types(cls)
+    types_ = field_types(cls)
     missing = [name for name in types_ if name not in data]
     unknown = [name for name in data if name not in types_ and not (cls is Params and name == "presets")]
     if missing or unknown:
@@ -362,9 +362,9 @@ def node_type(key: str) -> Any:
     kind: Any = Params
     for part in key.split("."):
         inner = _optional_inner(kind)
-        if not _is_node(inner) or part not in _field_types(inner):
+        if not _is_node(inner) or part not in field_types(inner):
             raise ConfigError(f"'{key}' is not a key of params.yaml")
-        kind = _field_types(inner)[part]
+        kind = field_types(inner)[part]
     return kind
 
 
@@ -396,7 +396,7 @@ def lookup(tree: Params, key: str) -> Any:
 def leaf_keys(cls: type = Params, prefix: str = "") -> list[str]:
     """Every dotted leaf key under ``cls`` (mappings typed ``dict`` are leaves)."""
     keys = []
-    for name, kind in _field_types(cls).items():
+    for name, kind in field_types(cls).items():
         inner = _optional_inner(kind)
         key = _join(prefix, name)
         keys += leaf_keys(inner, key) if _is_node(inner) else [key]

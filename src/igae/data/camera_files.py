@@ -22,10 +22,11 @@ class CameraFileError(IgaeError):
     """A scene's camera file cannot be used."""
 
 
-def read_camera_file(path: Path, check_images: bool = True) -> dict:
+def read_camera_file(path: Path, verify_pixels: bool = True) -> dict:
     """The camera file at ``path``, checked: every frame's pose a finite rigid 4x4 transform, its intrinsics (from
-    the frame or the file) finite and positive, and (``check_images``) its image present, readable and of the
-    stated ``w`` x ``h``."""
+    the frame or the file) finite and positive, and its image present and of the stated ``w`` x ``h`` (read from
+    the image's header). ``verify_pixels`` also reads each image through to its end, for callers that load the
+    pixels later (nerfstudio); a caller that loads them right away (and names a damaged file) passes False."""
     path = Path(path)
     if not path.is_file():
         raise CameraFileError(f"'{path}' does not exist: a scene folder holds its cameras in this file")
@@ -47,8 +48,7 @@ def read_camera_file(path: Path, check_images: bool = True) -> dict:
         if bad:
             raise CameraFileError(f"{where}: {', '.join(bad)} must be finite positive numbers, got "
                                   f"{', '.join(repr(present[key]) for key in bad)}")  # fmt: skip
-        if check_images:
-            _check_image(path.parent / frame["file_path"], present.get("w"), present.get("h"), where)
+        _check_image(path.parent / frame["file_path"], present.get("w"), present.get("h"), where, verify_pixels)
     return document
 
 
@@ -76,13 +76,14 @@ def _check_pose(matrix, where: str) -> None:
                               "translation, last row 0 0 0 1)")  # fmt: skip
 
 
-def _check_image(image: Path, width, height, where: str) -> None:
+def _check_image(image: Path, width, height, where: str, verify_pixels: bool) -> None:
     if not image.is_file():
         raise CameraFileError(f"{where}: the image '{image}' does not exist")
     try:
-        with Image.open(image) as opened:
+        with Image.open(image) as opened:  # lazy: the header only, unless verified
             size = opened.size
-            opened.verify()
+            if verify_pixels:
+                opened.verify()
     except Exception as error:  # PIL raises many kinds for a damaged file
         raise CameraFileError(f"{where}: the image '{image}' cannot be read ({error})") from None
     if width is not None and height is not None and size != (int(width), int(height)):

@@ -55,7 +55,8 @@ def load_posed_views(index_path: Path, split: str, views: str, max_scenes: int |
     folders = scene_folders(index_path, split)[:max_scenes]
     paths, poses, intrinsics, ids = [], [], [], []
     for scene_id, folder in enumerate(folders):
-        for frame in read_camera_file(folder / "transforms_opencv.json")["frames"]:
+        # Image sizes from their headers here; load_images below reads the pixels (and names a damaged file).
+        for frame in read_camera_file(folder / "transforms_opencv.json", verify_pixels=False)["frames"]:
             if frame.get("split", "train") != views:
                 continue
             paths.append(folder / frame["file_path"])

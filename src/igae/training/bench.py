@@ -15,7 +15,7 @@ from diffusers import AutoencoderKL
 
 from igae.autoencoders.model import LatentAutoencoder
 from igae.autoencoders.normalizer import PAPER_NORMALIZER_SCALE, TanhNormalizer
-from igae.config.tree import LossWeightsConfig, TriplaneConfig, VolumeConfig
+from igae.config.tree import LossWeightsConfig, Params, TriplaneConfig, VolumeConfig
 from igae.data.image_sets import to_signed
 from igae.data.multiview import PosedViews
 from igae.hardware import autocast_context, autocast_dtype, machine_description
@@ -128,3 +128,22 @@ def benchmark_igae_step(
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         **({"peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20)} if device.startswith("cuda") else {}),
     }
+
+
+def benchmark_igae(params: Params, scenes: int, steps: int, device: str, stage: str = "train") -> dict:
+    """:func:`benchmark_igae_step` at the size of a configuration: its images, tri-planes, ray samples, the batch
+    and loss weights of ``stage`` (train: stage 2, warmup: stage 1) and its precision, with ``scenes`` tri-planes."""
+    settings = getattr(params.igae, stage)
+    return benchmark_igae_step(
+        scenes=scenes,
+        batch_size=settings.batch_size,
+        real_batch_size=settings.real_batch_size,
+        image_size=params.render.image_size,
+        steps=steps,
+        model=params.igae.triplanes,
+        volume=params.igae.rendering,
+        weights=settings.weights,
+        device=device,
+        precision=params.igae.precision,
+        stage=stage,
+    )

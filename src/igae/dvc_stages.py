@@ -181,7 +181,7 @@ def render_dvc_yaml(repo: Path) -> str:
         rule_files = [f"workflow/rules/{rules}.smk" for rules in stage.rule_files]
         entry = {
             "desc": stage.desc,
-            "cmd": f"snakemake {name}_all --cores all $SMK_ARGS",
+            "cmd": f"workflow/scripts/dvc-stage {name} $SMK_ARGS",
             "deps": [*WORKFLOW_FILES, *rule_files, *code_dependencies(stage, src), *stage.data],
             "params": stage_params(stage),
             "outs": [{out: {"persist": True}} for out in stage.outs],
@@ -192,7 +192,8 @@ def render_dvc_yaml(repo: Path) -> str:
     header = (
         "# Written by `igae sync-dvc` from igae/dvc_stages.py: edit that, not this file.\n"
         "# DVC versions what Snakemake computes: each stage wraps one Snakemake target rule (one DAG, not two).\n"
-        "# Outputs persist so Snakemake reruns only the jobs whose inputs or params changed.\n"
+        "# Outputs persist so Snakemake reruns only the jobs whose inputs or params changed; before it runs, damaged\n"
+        "# outputs are restored from DVC's cache or deleted for Snakemake to remake (igae/dvc_outputs.py).\n"
         '# Cluster: SMK_ARGS="--profile workflow/profiles/slurm" dvc repro\n'
     )
     body = yaml.safe_dump({"stages": stages, "plots": PLOTS}, sort_keys=False, width=120)

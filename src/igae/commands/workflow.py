@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,6 +41,24 @@ def _sync_dvc(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def _dvc_stage(args: argparse.Namespace) -> None:
+    from igae.dvc_outputs import prepare_stage, record_stage
+    from igae.dvc_stages import STAGES
+
+    repo = Path.cwd()
+    stage = STAGES[args.stage]
+    outs = [*stage.outs, *stage.metrics]
+    for line in prepare_stage(repo, args.stage, outs).lines():
+        print(f"dvc-stage {args.stage}: {line}", file=sys.stderr)
+    # Snakemake's jobs call `igae`: the environment this command runs in, whether or not its shell activated it.
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    command = [sys.executable, "-m", "snakemake", f"{args.stage}_all", "--cores", "all", *args.snakemake_options]
+    returncode = subprocess.call(command, env=env)
+    if returncode:
+        raise SystemExit(returncode)
+    record_stage(repo, args.stage, outs)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     command = commands.add_parser("config", help="validate params.yaml and print the resolved configuration")
     add_params(command, required=False)
@@ -52,3 +72,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--repo", type=Path, default=Path("."), help="the project's root")
     command.add_argument("--check", action="store_true", help="only check that dvc.yaml is in step (exit 1 if not)")
     command.set_defaults(handler=_sync_dvc)
+
+    command = commands.add_parser(
+        "dvc-stage",
+        help="run one DVC stage: repair its damaged outputs (from DVC's cache, or by deleting them for Snakemake to "
+        "remake), run its Snakemake target, record its outputs",
+    )
+    command.add_argument("stage", choices=sorted(_stage_names()), help="the DVC stage (dvc.yaml)")
+    command.add_argument("snakemake_options", nargs=argparse.REMAINDER, help="passed on to Snakemake")
+    command.set_defaults(handler=_dvc_stage)
+
+
+def _stage_names() -> list[str]:
+    from igae.dvc_stages import STAGES
+
+    return list(STAGES)

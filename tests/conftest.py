@@ -98,6 +98,15 @@ def micro_project(tmp_path_factory) -> tuple[Path, str]:
     return root, result.stdout + result.stderr
 
 
+@pytest.fixture()
+def finished_project(micro_project, tmp_path):
+    """A copy of the micro project after ``dvc repro`` (its dvc.lock up to date), free to be edited."""
+    root, _ = micro_project
+    copy = tmp_path / "project"
+    shutil.copytree(root, copy, symlinks=True)
+    return copy
+
+
 @pytest.fixture(scope="session")
 def workflow_rules():
     """The workflow's rules as Snakemake parses them (tiny preset), for checks of what each rule declares."""
@@ -125,6 +134,8 @@ def paper_assets(tmp_path, monkeypatch, pybullet_data) -> Path:
         (tmp_path / "resources/assets" / split).mkdir(parents=True)
         for name in names:
             shutil.copy(pybullet_data / name, tmp_path / "resources/assets" / split / name)
+    # pybullet's cube.obj names a cube.mtl that the wheel lacks: give it one (an asset missing it is refused)
+    (tmp_path / "resources/assets/igae_train/cube.mtl").write_text("newmtl cube\nKd 0.8 0.3 0.2\n")
     (tmp_path / "resources/imagenet").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
     return tmp_path

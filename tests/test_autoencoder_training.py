@@ -15,6 +15,7 @@ import igae.autoencoders.embedded as embedded
 from igae.autoencoders.evaluation import evaluate_autoencoder
 from igae.autoencoders.model import load_autoencoder
 from igae.autoencoders.normalizer import TanhNormalizer
+from igae.checkpoint import NonFiniteStateError, save_checkpoint
 from igae.config import load_config
 from igae.config.tree import EmbeddedTrainingConfig
 
@@ -80,8 +81,8 @@ def test_training_resumes_after_a_kill_and_ends_where_an_uninterrupted_run_ends(
     saves = []
     real_save = embedded.save_checkpoint
 
-    def save_then_die(path, state):
-        real_save(path, state)
+    def save_then_die(path, state, **options):
+        real_save(path, state, **options)
         saves.append(state["step"])
         if state["step"] == 8:
             raise Killed  # the process dies right after its second checkpoint
@@ -91,8 +92,11 @@ def test_training_resumes_after_a_kill_and_ends_where_an_uninterrupted_run_ends(
         train(images, tmp_path / "resumed", settings, tmp_path / "work")
     assert saves == [4, 8] and not (tmp_path / "resumed").exists()  # nothing half-written
     monkeypatch.setattr(embedded, "save_checkpoint", real_save)
+    newest = tmp_path / "work/checkpoint.pt"
+    newest.write_bytes(newest.read_bytes()[:4096])  # the step-8 checkpoint damaged (a disk fault, a cut copy)
     record = train(images, tmp_path / "resumed", settings, tmp_path / "work")
-    assert record["resumed_from_step"] == 8
+    assert record["resumed_from_step"] == 4  # the previous checkpoint, not a stop until deleted by hand
+    assert (tmp_path / "work/checkpoint.pt.corrupt").is_file()
     steps = [int(row.split(",")[0]) for row in (tmp_path / "work/metrics.csv").read_text().splitlines()[1:]]
     assert steps == sorted(set(steps)) and steps[-1] == 12  # no duplicated rows after the resume
     straight = load_autoencoder(tmp_path / "straight").model.state_dict()
@@ -142,3 +146,10 @@ def test_a_diverging_training_stops_at_the_first_non_finite_loss_keeping_its_che
     with pytest.raises(NonFiniteLossError, match=r"embedded autoencoder training: the loss is (nan|inf) at step \d"):
         train(photo_crops(), tmp_path / "ae", settings, tmp_path / "work")
     assert (tmp_path / "work/checkpoint.pt").is_file() and not (tmp_path / "ae").exists()
+
+
+def test_a_state_with_a_nan_is_never_saved(tmp_path):
+    state = {"step": 3, "model": {"conv.weight": torch.tensor([1.0, float("nan")])}, "optimizer": {}}
+    with pytest.raises(NonFiniteStateError, match=r"checkpoint.pt. at step 3: non-finite values in model.conv.weight"):
+        save_checkpoint(tmp_path / "checkpoint.pt", state)
+    assert list(tmp_path.iterdir()) == []

@@ -3,7 +3,6 @@ changing a file of each kind (package code, command line, configuration code, ru
 the stages that execute or read it as changed."""
 
 import json
-import shutil
 
 import pytest
 import yaml
@@ -30,20 +29,11 @@ def test_each_stage_wraps_its_snakemake_target_and_persists_its_outputs(repo):
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     assert list(stages) == ["render", "autoencoder", "igae", "nerf", "ablation", "report"]
     for name, stage in stages.items():
-        assert stage["cmd"].startswith(f"snakemake {name}_all ")
+        assert stage["cmd"] == f"workflow/scripts/dvc-stage {name} $SMK_ARGS"
         assert all(next(iter(out.values()))["persist"] for out in stage["outs"])
         assert {"preset", "presets"} <= set(stage["params"]) and "workflow/rules/common.smk" in stage["deps"]
     assert "src/igae/commands" in stages["render"]["deps"] and "src/igae/nerf/run.py" not in stages["render"]["deps"]
     assert {"results/igae/final", "results/autoencoders/standard"} <= set(stages["nerf"]["deps"])
-
-
-@pytest.fixture()
-def finished_project(micro_project, tmp_path):
-    """A copy of the micro project after ``dvc repro`` (its dvc.lock up to date), free to be edited."""
-    root, _ = micro_project
-    copy = tmp_path / "project"
-    shutil.copytree(root, copy, symlinks=True)
-    return copy
 
 
 def changed_stages(project, root) -> set[str]:

@@ -182,8 +182,8 @@ def test_a_stage_resumes_after_a_kill_and_continues_the_step_count(tmp_path, mon
 
     real_save = igae.save_checkpoint
 
-    def die_after_step_four(path, state):
-        real_save(path, state)
+    def die_after_step_four(path, state, **options):
+        real_save(path, state, **options)
         if state["step"] == 4:
             raise Killed
 

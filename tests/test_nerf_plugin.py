@@ -272,9 +272,12 @@ def test_a_finished_run_is_not_retrained_and_a_killed_one_resumes(micro_scene, m
     arguments = ("nerfacto", "latent", micro_scene, tmp_path / "run", tmp_path / "m.json", tmp_path / "v.png")
     first = run_nerf(*arguments, settings, autoencoder=micro_autoencoder, normalizer=NORMALIZER, device="cpu")
     checkpoint_dir = Path(first["run_dir"]) / "nerfstudio_models"
-    (checkpoint_dir / "step-000000002.ckpt").write_bytes(b"partial write")  # a kill while saving the last one
+    kept = ["step-000000001.ckpt", "step-000000002.ckpt"]  # the newest two
+    assert sorted(c.name for c in checkpoint_dir.glob("*.ckpt")) == kept
+    (checkpoint_dir / "step-000000002.ckpt").write_bytes(b"damaged")  # the newest cannot be read
     second = run_nerf(*arguments, settings, autoencoder=micro_autoencoder, normalizer=NORMALIZER, device="cpu")
-    assert [c.name for c in checkpoint_dir.glob("*.ckpt")] == ["step-000000002.ckpt"]
+    assert sorted(c.name for c in checkpoint_dir.glob("*.ckpt")) == kept  # resumed from step 1, saved step 2 again
+    assert (checkpoint_dir / "step-000000002.ckpt.corrupt").read_bytes() == b"damaged"  # kept aside, not resumed
     assert second["train_seconds"] > 0
     # Other settings: the old checkpoints are discarded, not resumed past the new step count.
     shorter = micro_settings(checkpoint_every=1, latent_supervision_steps=1)
@@ -286,6 +289,28 @@ def test_a_finished_run_is_not_retrained_and_a_killed_one_resumes(micro_scene, m
 
     _, pipeline, _, step = eval_setup(Path(third["run_dir"]) / "config.yml")
     assert step == 1 and np.isfinite(pipeline.get_average_eval_image_metrics()["psnr"])
+
+
+def without_timings(record: dict) -> dict:
+    views = [{key: value for key, value in view.items() if key != "render_seconds"} for view in record["per_view"]]
+    return {"metrics": record["metrics"], "metrics_std": record["metrics_std"], "per_view": views}
+
+
+@pytest.mark.parametrize(("method", "target"), [("nerfacto", "latent"), ("tensorf", "rgb")])
+def test_a_resumed_run_reproduces_the_uninterrupted_one_bit_for_bit(method, target, micro_scene, micro_autoencoder,
+                                                                    tmp_path):  # fmt: skip
+    """Killed after its step-3 checkpoint and resumed, a run ends with the same metrics, to the last bit, as one
+    never interrupted: the checkpoint holds the random-number generators the samplers draw from."""
+    settings = micro_settings(latent_supervision_steps=6, rgb_alignment_steps=1, checkpoint_every=3)
+    arguments = (method, target, micro_scene, tmp_path / "run", tmp_path / "m.json", tmp_path / "v.png")
+    options = dict(autoencoder=micro_autoencoder if target == "latent" else None, normalizer=NORMALIZER, device="cpu")
+    whole = run_nerf(*arguments, settings, **options)
+    checkpoint_dir = Path(whole["run_dir"]) / "nerfstudio_models"
+    newest = max(checkpoint_dir.glob("step-*.ckpt"))
+    assert [path.name for path in sorted(checkpoint_dir.glob("step-*.ckpt"))] == ["step-000000003.ckpt", newest.name]
+    newest.unlink()  # what a kill after the step-3 checkpoint leaves
+    resumed = run_nerf(*arguments, settings, **options)
+    assert without_timings(resumed) == without_timings(whole)
 
 
 # -- bad input ----------------------------------------------------------------------------------------------------

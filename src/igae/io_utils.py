@@ -16,6 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from igae.errors import IgaeError
+
+
+class OutputWriteError(IgaeError):
+    """An output could not be written (a full disk, no permission): the file named was left as it was."""
+
 
 @contextlib.contextmanager
 def atomic_directory(final: Path) -> Iterator[Path]:
@@ -53,9 +59,13 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             handle.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(error, OSError):  # a full disk, a quota, a read-only folder: say which file
+            raise OutputWriteError(
+                f"cannot write '{path}' ({len(data)} bytes): {error.strerror or error}; nothing was replaced"
+            ) from error
         raise
 
 

@@ -109,11 +109,74 @@ def _part_from_trimesh(mesh) -> MeshPart:
     return MeshPart(vertices, faces, normals)
 
 
+#: OBJ material statements that name an image file (the last token of the line is the file).
+_MTL_MAPS = ("map_Ka", "map_Kd", "map_Ks", "map_Ns", "map_d", "map_bump", "bump", "disp", "norm")
+
+
+def _referenced_file(owner: Path, name: str, what: str) -> Path:
+    path = (owner.parent / name.strip().replace("\\", "/")).resolve()
+    if not path.is_file():
+        raise AssetError(
+            f"asset '{owner}' names {what} '{name.strip()}', which does not exist (expected at '{path}'): add the "
+            "file, or remove the reference so that the asset does not render with a default colour"
+        )
+    return path
+
+
+def side_files(path: Path) -> list[Path]:
+    """The files an OBJ (its ``mtllib`` files and their texture maps) or a glTF (its buffers and images) reads
+    beside itself. Raises :class:`AssetError` naming a referenced file that is missing: trimesh would silently
+    render the surface flat white or grey instead."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    found: list[Path] = []
+    if suffix == ".obj":
+        text = path.read_text(errors="replace")
+        for line in text.splitlines():
+            if line.startswith("mtllib "):
+                material = _referenced_file(path, line[len("mtllib ") :], "the material file")
+                found.append(material)
+                for entry in material.read_text(errors="replace").splitlines():
+                    tokens = entry.split()
+                    if tokens and tokens[0] in _MTL_MAPS and len(tokens) > 1:
+                        texture = _referenced_file(material, tokens[-1], f"the texture ({tokens[0]})")
+                        found += [] if texture in found else [texture]
+    elif suffix == ".gltf":
+        import json
+
+        try:
+            document = json.loads(path.read_text())
+        except ValueError as error:
+            raise AssetError(f"asset '{path}' is not a glTF JSON file: {error}") from error
+        for kind in ("buffers", "images"):
+            for entry in document.get(kind, []):
+                uri = entry.get("uri", "")
+                if uri and not uri.startswith("data:"):
+                    found.append(_referenced_file(path, uri, f"the {kind[:-1]}"))
+    return found
+
+
+def _obj_is_smooth(path: Path) -> bool:
+    """Whether an OBJ asks for smooth shading: it carries ``vn`` normals, or a smoothing group (``s 1``...) is on.
+
+    Without either, the OBJ specification shades each face flat (its facet normal)."""
+    with path.open(errors="replace") as handle:
+        for line in handle:
+            if line.startswith("vn "):
+                return True
+            if line.startswith("s ") and line.split()[1:2] not in (["off"], ["0"]):
+                return True
+    return False
+
+
 def load_asset(path: Path) -> list[MeshPart]:
     """Load a GLB/GLTF/OBJ/PLY file (with its textures) as mesh parts in the file's own coordinates.
 
-    Scene-graph transforms are applied. Raises :class:`AssetError` naming the file when it cannot be read
-    or holds no triangles.
+    Scene-graph transforms are applied. An OBJ with neither ``vn`` normals nor a smoothing group is shaded flat
+    (face normals), as the OBJ specification says, not with trimesh's averaged vertex normals, which would round a
+    box's edges. Raises
+    :class:`AssetError` naming the file when it cannot be read, holds no triangles, or names a material, texture
+    or buffer file that is missing (:func:`side_files`).
     """
     import trimesh
 
@@ -122,6 +185,7 @@ def load_asset(path: Path) -> list[MeshPart]:
         raise AssetError(f"asset '{path}' does not exist")
     if path.suffix.lower() not in MESH_SUFFIXES:
         raise AssetError(f"asset '{path}' has an unsupported type (expected one of {', '.join(MESH_SUFFIXES)})")
+    side_files(path)  # before trimesh, which replaces a missing file by a default colour
     try:
         scene = trimesh.load(str(path), force="scene")
         meshes = [g for g in scene.dump(concatenate=False) if isinstance(g, trimesh.Trimesh) and len(g.faces)]
@@ -129,7 +193,10 @@ def load_asset(path: Path) -> list[MeshPart]:
         raise AssetError(f"asset '{path}' could not be loaded: {type(error).__name__}: {error}") from error
     if not meshes:
         raise AssetError(f"asset '{path}' contains no triangle mesh")
-    return [_part_from_trimesh(mesh) for mesh in meshes]
+    parts = [_part_from_trimesh(mesh) for mesh in meshes]
+    if path.suffix.lower() == ".obj" and not _obj_is_smooth(path):
+        parts = [replace(part, normals=None) for part in parts]
+    return parts
 
 
 def normalize_parts(parts: list[MeshPart], radius: float, up_axis: str = "z") -> list[MeshPart]:

@@ -22,7 +22,7 @@ from PIL import Image
 
 from igae.config.tree import RenderConfig
 from igae.data.cameras import Intrinsics, opencv_to_opengl, orbit_cameras, split_views
-from igae.data.meshes import MeshPart, load_asset, normalize_parts
+from igae.data.meshes import MeshPart, load_asset, normalize_parts, side_files
 from igae.data.render import Lighting, MeshRenderer
 from igae.io_utils import atomic_directory, write_json_atomic
 
@@ -139,6 +139,7 @@ def render_scene(
         record = {
             "scene": Path(out_dir).name,
             "asset": str(asset),
+            "asset_files": [str(file) for file in side_files(asset)],  # its materials, textures and buffers
             "seed": seed,
             "up_axis": up_axis,
             **stats,

@@ -22,7 +22,6 @@ from nerfstudio.configs.base_config import LoggingConfig, ViewerConfig
 from nerfstudio.data.dataparsers.nerfstudio_dataparser import NerfstudioDataParserConfig
 from nerfstudio.engine.optimizers import AdamOptimizerConfig, RAdamOptimizerConfig
 from nerfstudio.engine.schedulers import CosineDecaySchedulerConfig, ExponentialDecaySchedulerConfig
-from nerfstudio.engine.trainer import TrainerConfig
 from nerfstudio.plugins.types import MethodSpecification
 
 from igae.nerf.catalog import METHODS, entry_point_attribute
@@ -38,6 +37,7 @@ from igae.nerf.models import (
 )
 from igae.nerf.pipeline import DECODER_GROUP, ExponentialSchedulerConfig, LatentPipelineConfig
 from igae.nerf.splatfacto import LatentSplatfactoModelConfig
+from igae.nerf.trainer import ResumableTrainerConfig
 
 Target = Literal["latent", "rgb"]
 OptimizerTable = Dict[str, Dict[str, object]]
@@ -223,8 +223,9 @@ def trainer_config(
     decoder_lr: float = PAPER_DECODER_LR,
     decoder_gamma: float = PAPER_DECODER_GAMMA,
     latent_lr_factor: Optional[float] = None,
-) -> TrainerConfig:
-    """A nerfstudio ``TrainerConfig`` for ``method`` in ``target`` (see the module docstring).
+) -> ResumableTrainerConfig:
+    """A nerfstudio trainer config (:class:`~igae.nerf.trainer.ResumableTrainerConfig`) for ``method`` in
+    ``target`` (see the module docstring).
 
     In RGB the run has as many steps as the latent run's two stages together, with no alignment stage.
     ``latent_lr_factor`` replaces the method's (the paper's) learning-rate factor in latent space.
@@ -237,7 +238,7 @@ def trainer_config(
         "optimizer": AdamOptimizerConfig(lr=decoder_lr, eps=1e-8),
         "scheduler": ExponentialSchedulerConfig(gamma=decoder_gamma),
     }
-    return TrainerConfig(
+    return ResumableTrainerConfig(
         method_name=f"{'latent' if latent else 'rgb'}-{method.name}",
         max_num_iterations=total_steps,
         mixed_precision=method.mixed_precision,

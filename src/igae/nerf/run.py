@@ -15,7 +15,6 @@ import logging
 import random
 import shutil
 import time
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -30,6 +29,7 @@ from igae.io_utils import write_json_atomic, write_png_atomic
 from igae.nerf.datamanager import check_scene_folder
 from igae.nerf.methods import NerfMethod, Target, get_method, trainer_config
 from igae.nerf.pipeline import LatentPipeline, mean_and_std, to_uint8
+from igae.nerf.trainer import step_checkpoints
 
 log = logging.getLogger(__name__)
 RUN_SUBDIR = "nerfstudio"
@@ -104,20 +104,6 @@ def apply_model_overrides(model_config: Any, overrides: Dict[str, Any], method: 
         setattr(model_config, name, tuple(value) if isinstance(current, tuple) else value)
 
 
-def latest_checkpoint(checkpoint_dir: Path) -> Optional[Path]:
-    """The newest complete nerfstudio checkpoint; an incomplete one (killed while saving) is removed.
-
-    ``torch.save`` writes a zip archive whose directory comes last, so a partial write is not a zip file; this
-    checks that without loading the checkpoint, which the trainer does next.
-    """
-    for path in sorted(checkpoint_dir.glob("step-*.ckpt"), reverse=True):
-        if zipfile.is_zipfile(path):
-            return path
-        log.warning("removing incomplete checkpoint %s", path)
-        path.unlink()
-    return None
-
-
 def run_identity(config: TrainerConfig) -> str:
     """What a checkpoint must match to be resumed: the whole run config, and the autoencoder's weights file."""
     settings = dataclasses.asdict(config)
@@ -149,18 +135,18 @@ def train_nerf(config: TrainerConfig, threads: Optional[int] = None) -> LatentPi
     if base_dir.exists() and (not marker.is_file() or json.loads(marker.read_text()) != identity):
         log.info("discarding %s: it was trained with other settings", base_dir)
         shutil.rmtree(base_dir)
-    checkpoint = latest_checkpoint(config.get_checkpoint_dir())
-    start = 0
-    if checkpoint is not None:
-        start = int(checkpoint.stem.split("-")[1]) + 1
-        config.load_checkpoint = checkpoint
-        log.info("resuming from %s (step %d of %d)", checkpoint, start, total)
-    config.max_num_iterations = max(total - start, 0)
+    if step_checkpoints(config.get_checkpoint_dir()):
+        config.load_dir = config.get_checkpoint_dir()  # ResumableTrainer takes the newest that reads
     trainer = config.setup(local_rank=0, world_size=1)
-    trainer.setup()  # loads the autoencoder and the scene: bad input fails here, before anything is written
+    # Loads the autoencoder, the scene and the checkpoint (its RNG states too): bad input fails here, before
+    # anything is written.
+    trainer.setup()
+    config.load_dir = None
     config.save_config()
     write_json_atomic(marker, identity)
+    config.max_num_iterations = max(total - trainer._start_step, 0)
     if config.max_num_iterations > 0:
+        log.info("training steps %d to %d of %d", trainer._start_step + 1, total, total)
         trainer.train()
     config.max_num_iterations = total
     return trainer.pipeline

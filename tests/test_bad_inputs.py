@@ -3,6 +3,7 @@ relations, non-finite training losses. Each case: the error, its words, and no o
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +119,158 @@ def test_a_real_image_folder_too_small_to_hold_any_image_out_is_refused(tmp_path
     with pytest.raises(ImageSetError, match=r"3 images with real_images.heldout_fraction 0.1 hold out 0"):
         prepare_real_images(settings, 128, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+# -- assets: side files and shading -------------------------------------------------------------------------------
+BOX_OBJ = """mtllib box.mtl
+v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nv 0 0 1\nv 1 0 1\nv 1 1 1\nv 0 1 1
+vt 0 0\nvt 1 0\nvt 1 1\nvt 0 1
+usemtl box
+f 1/1 3/3 2/2\nf 1/1 4/4 3/3\nf 5/1 6/2 7/3\nf 5/1 7/3 8/4\nf 1/1 2/2 6/3\nf 1/1 6/3 5/4
+f 2/1 3/2 7/3\nf 2/1 7/3 6/4\nf 3/1 4/2 8/3\nf 3/1 8/3 7/4\nf 4/1 1/2 5/3\nf 4/1 5/3 8/4
+"""
+
+
+def box_asset(tmp_path, material: str | None = "newmtl box\nKd 0.8 0.3 0.2\n", obj: str = BOX_OBJ):
+    (tmp_path / "box.obj").write_text(obj)
+    if material is not None:
+        (tmp_path / "box.mtl").write_text(material)
+    return tmp_path / "box.obj"
+
+
+ASSET_CASES = {
+    "missing .mtl": (dict(material=None), "names the material file 'box.mtl', which does not exist"),
+    "missing texture": (
+        dict(material="newmtl box\nmap_Kd colors16.png\n"),
+        "box.mtl' names the texture (map_Kd) 'colors16.png', which does not exist",
+    ),
+    "texture outside the folder": (
+        dict(material="newmtl box\nmap_Kd ../cube.png\n"),
+        "names the texture (map_Kd) '../cube.png', which does not exist",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ASSET_CASES)
+def test_an_asset_naming_a_missing_file_is_refused_before_rendering(tmp_path, case, repo):
+    from igae.config import load_config
+    from igae.data.scenes import render_scene
+    from igae.errors import AssetError
+
+    options, words = ASSET_CASES[case]
+    asset = box_asset(tmp_path, **options)
+    settings = load_config(repo / "params.yaml", "micro").render
+    with pytest.raises(AssetError, match="box") as error:
+        render_scene(asset, tmp_path / "scene", views=3, seed=0, settings=settings)
+    assert words in str(error.value) and not (tmp_path / "scene").exists()
+
+
+def test_a_gltf_naming_a_missing_buffer_is_refused(tmp_path):
+    from igae.data.meshes import load_asset
+    from igae.errors import AssetError
+
+    (tmp_path / "m.gltf").write_text(json.dumps({"asset": {"version": "2.0"}, "buffers": [{"uri": "m.bin"}]}))
+    with pytest.raises(AssetError, match=r"m.gltf' names the buffer 'm.bin', which does not exist"):
+        load_asset(tmp_path / "m.gltf")
+
+
+def test_an_obj_without_normals_or_smoothing_groups_is_shaded_flat(tmp_path):
+    from igae.data.meshes import load_asset
+
+    flat = load_asset(box_asset(tmp_path))
+    assert all(part.normals is None for part in flat)  # facet normals: the box keeps its edges
+    smooth = load_asset(box_asset(tmp_path, obj=BOX_OBJ.replace("usemtl box", "usemtl box\ns 1")))
+    assert all(part.normals is not None for part in smooth)
+
+
+def test_a_scene_records_the_files_its_asset_reads(tmp_path, repo):
+    from igae.config import load_config
+    from igae.data.scenes import render_scene
+
+    (tmp_path / "box.png").write_bytes(b"")
+    Image.fromarray(np.full((4, 4, 3), 200, np.uint8)).save(tmp_path / "box.png")
+    asset = box_asset(tmp_path, material="newmtl box\nmap_Kd box.png\n")
+    settings = load_config(repo / "params.yaml", "micro").render
+    record = render_scene(asset, tmp_path / "scene", views=3, seed=0, settings=settings)
+    assert [Path(name).name for name in record["asset_files"]] == ["box.mtl", "box.png"]
+
+
+# -- autoencoders -------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_autoencoder(tmp_path_factory):
+    from diffusers import AutoencoderKL
+
+    folder = tmp_path_factory.mktemp("ae") / "ae"
+    AutoencoderKL(block_out_channels=(8, 16), down_block_types=("DownEncoderBlock2D",) * 2,
+                  up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, layers_per_block=1,
+                  norm_num_groups=4).save_pretrained(folder)  # fmt: skip
+    return folder
+
+
+@pytest.mark.parametrize(("key", "value", "words"), [
+    ("layers_per_block", 2, "missing keys: decoder.up_blocks.0.resnets.2."),  # diffusers alone: random weights
+    ("block_out_channels", [8, 32], "size mismatch for encoder.down_blocks.1"),
+])  # fmt: skip
+def test_a_config_that_does_not_fit_its_weights_is_refused(small_autoencoder, tmp_path, key, value, words):
+    import shutil
+
+    from igae.autoencoders.model import AutoencoderError, load_autoencoder
+
+    folder = tmp_path / "ae"
+    shutil.copytree(small_autoencoder, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, key: value}))
+    with pytest.raises(AutoencoderError, match=r"'.*ae': its weights do not fit its config.json") as error:
+        load_autoencoder(folder)
+    assert words in str(error.value)
+
+
+def test_a_missing_local_folder_with_a_slash_is_named_as_a_folder_too(tmp_path, monkeypatch):
+    from igae.autoencoders.model import AutoencoderError, load_autoencoder
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AutoencoderError, match=rf"nor is it a local folder \(no '{tmp_path}/models/my-ae'\)"):
+        load_autoencoder("models/my-ae")
+    with pytest.raises(AutoencoderError, match=rf"neither an existing folder \(no '{tmp_path}/results/ae/standard'\)"):
+        load_autoencoder("results/ae/standard")
+
+
+# -- NeRF runs: LPIPS weights -------------------------------------------------------------------------------------
+def test_a_nerf_run_without_the_lpips_weights_says_so_instead_of_downloading(tmp_path, monkeypatch, repo):
+    from igae.config import load_config
+    from igae.errors import IgaeError
+    from igae.nerf.run import run_nerf
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    tiny = load_config(repo / "params.yaml", "tiny")
+    (tmp_path / "scene").mkdir()
+    path, _ = scene(tmp_path / "scene")
+    with pytest.raises(IgaeError, match=r"LPIPS alex backbone weights are missing: expected '.*empty-torch-home"):
+        run_nerf("tensorf", "rgb", path.parent, tmp_path / "run", tmp_path / "m.json", tmp_path / "v.png", tiny.nerf,
+                 normalizer=tiny.autoencoder.normalizer)  # fmt: skip
+    assert not (tmp_path / "run").exists() and not (tmp_path / "m.json").exists()
+
+
+# -- full disks ---------------------------------------------------------------------------------------------------
+def test_a_checkpoint_the_disk_cannot_hold_names_the_file_and_keeps_the_previous(tmp_path):
+    """A real write failure (the file-size limit of the process, as a full disk fails a write), not a mock."""
+    import subprocess
+    import sys
+
+    import torch
+
+    path = tmp_path / "checkpoint.pt"
+    script = f"""
+import resource, signal, torch
+from igae.checkpoint import save_checkpoint
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+save_checkpoint({str(path)!r}, {{"step": 1, "model": torch.zeros(8)}})
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+save_checkpoint({str(path)!r}, {{"step": 2, "model": torch.zeros(1 << 20)}})
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert f"OutputWriteError: cannot write '{path}' (" in result.stderr
+    assert "bytes): File too large; nothing was replaced" in result.stderr
+    assert torch.load(path, weights_only=False)["step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]  # no partial file, no leftover

@@ -89,11 +89,7 @@ def save_checkpoint(path: Path, state: dict[str, Any], keep_previous: bool = Tru
         )
     buffer = io.BytesIO()
     torch.save({**state, "rng": rng_state()}, buffer)
-    complete = path.with_name(f".{path.name}.tmp-complete")  # a leftover name (igae.dvc_outputs) until renamed
-    write_bytes_atomic(complete, buffer.getvalue())
-    if keep_previous and path.is_file():
-        os.replace(path, previous_path(path))
-    os.replace(complete, path)
+    write_bytes_atomic(path, buffer.getvalue(), previous=previous_path(path) if keep_previous else None)
 
 
 def read_checkpoint(path: Path) -> dict[str, Any] | None:
@@ -135,12 +131,12 @@ class NonFiniteLossError(IgaeError):
 
 
 def check_finite_loss(what: str, step: int, total: torch.Tensor, terms: dict[str, torch.Tensor]) -> None:
-    """Stop ``what`` at ``step`` (1-based) when its loss is not finite, naming every term, before any parameter
-    moves or is saved: a rerun resumes from the last good checkpoint."""
+    """Stop ``what`` at ``step`` (1-based) when its loss is not finite, naming every term, before the state of
+    that step is saved: a rerun resumes from the last good checkpoint."""
     if bool(torch.isfinite(total.detach())):
         return
     values = ", ".join(f"{name} {float(value.detach()):.4g}" for name, value in terms.items())
     raise NonFiniteLossError(
-        f"{what}: the loss is {float(total.detach())} at step {step} ({values}); nothing of this step was applied "
-        "or saved (check the inputs and learning rates, then rerun: it resumes from the last checkpoint)"
+        f"{what}: the loss is {float(total.detach())} at step {step} ({values}); nothing of this step was saved "
+        "(check the inputs and learning rates, then rerun: it resumes from the last checkpoint)"
     )

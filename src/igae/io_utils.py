@@ -8,6 +8,7 @@ as finished.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -17,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from igae.errors import IgaeError
+
+#: errno values that mean "this output cannot be written here" (full disk, quota, file too large, read-only).
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
 class OutputWriteError(IgaeError):
@@ -34,8 +38,10 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         yield tmp
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(error, OSError) and error.errno in _DISK_FULL:  # a read error inside stays what it is
+            raise OutputWriteError(f"cannot write '{final}': {error.strerror}; nothing was replaced") from error
         raise
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
     if final.exists():
@@ -49,8 +55,9 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+def write_bytes_atomic(path: Path, data: bytes, previous: Path | None = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename; with ``previous``, the file it
+    replaces is renamed there first (a kill between the two renames leaves ``previous`` and no ``path``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
@@ -58,6 +65,8 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
+        if previous is not None and path.is_file():
+            os.replace(path, previous)
         os.replace(tmp, path)
     except BaseException as error:
         with contextlib.suppress(FileNotFoundError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from diffusers import AutoencoderKL, AutoencoderTiny
 from igae.errors import IgaeError
 
 log = logging.getLogger(__name__)
+
+#: A Hugging Face model id: ``owner/name``, one slash, no path segments beyond.
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 SUPPORTED_CLASSES = {"AutoencoderKL": AutoencoderKL, "AutoencoderTiny": AutoencoderTiny}
 WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
@@ -191,7 +195,7 @@ def load_autoencoder(
     source_text = str(source)
     if Path(source_text).exists():
         cls = validate_autoencoder_folder(Path(source_text))
-        model = cls.from_pretrained(source_text, low_cpu_mem_usage=False)
+        model = _load_folder(cls, Path(source_text))
     else:
         model = _load_from_hub(source_text, allow_download)
     autoencoder = LatentAutoencoder(model.eval()).to(device)
@@ -210,19 +214,42 @@ def load_autoencoder(
     return autoencoder
 
 
+def _load_folder(cls: type, folder: Path):
+    """``cls.from_pretrained(folder)``, refusing weights that do not fit ``config.json``: diffusers raises for
+    mismatched shapes, but fills missing tensors (a config with more layers than the weights) with random
+    values and only logs it."""
+    advice = "save the model again with save_pretrained, or put back the config.json saved with its weights"
+    try:
+        model, loading = cls.from_pretrained(str(folder), low_cpu_mem_usage=False, output_loading_info=True)
+    except (RuntimeError, ValueError, OSError, KeyError) as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+        raise AutoencoderError(
+            f"autoencoder folder '{folder}': its weights do not fit its config.json ({' '.join(lines[:2])}); {advice}"
+        ) from error
+    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        keys = sorted(str(key) for key in loading.get(kind) or [])
+        if keys:
+            shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+            raise AutoencoderError(
+                f"autoencoder folder '{folder}': its weights do not fit its config.json "
+                f"({kind.replace('_', ' ')}: {shown}); {advice}"
+            )
+    return model
+
+
 def _load_from_hub(name: str, allow_download: bool):
     preset = PRESETS.get(name)
     if preset is not None:
         local = LOCAL_AUTOENCODERS / name
         if local.exists():
-            return validate_autoencoder_folder(local).from_pretrained(str(local), low_cpu_mem_usage=False)
+            return _load_folder(validate_autoencoder_folder(local), local)
         repo_id, subfolder = preset.repo_id, preset.subfolder
-    elif "/" in name and not name.startswith((".", "/")):
+    elif HUB_ID.fullmatch(name):
         repo_id, subfolder = name, None
     else:
         raise AutoencoderError(
-            f"autoencoder '{name}' is neither an existing folder, nor a preset ({', '.join(PRESETS)}), "
-            "nor a Hugging Face id (owner/name)"
+            f"autoencoder '{name}' is neither an existing folder (no '{Path(name).absolute()}'), nor a preset "
+            f"({', '.join(PRESETS)}), nor a Hugging Face id (owner/name)"
         )
     try:
         return AutoencoderKL.from_pretrained(
@@ -231,4 +258,5 @@ def _load_from_hub(name: str, allow_download: bool):
     except (OSError, ValueError) as error:
         how = describe_local_copy(name) if preset else f"download {repo_id} and set autoencoder.pretrained to it"
         reason = "is not in the local Hugging Face cache" if not allow_download else "could not be downloaded"
-        raise AutoencoderError(f"autoencoder '{name}' ({repo_id}) {reason}: {how}") from error
+        folder = "" if preset else f"; nor is it a local folder (no '{Path(name).absolute()}')"
+        raise AutoencoderError(f"autoencoder '{name}' ({repo_id}) {reason}{folder}: {how}") from error

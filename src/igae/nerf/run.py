@@ -25,6 +25,7 @@ from nerfstudio.engine.trainer import TrainerConfig
 from igae.checkpoint import fingerprint
 from igae.config.tree import NerfConfig, NormalizerConfig
 from igae.errors import ConfigError, IgaeError
+from igae.evaluation.lpips_weights import require_lpips_weights
 from igae.io_utils import write_json_atomic, write_png_atomic
 from igae.nerf.datamanager import check_scene_folder
 from igae.nerf.methods import NerfMethod, Target, get_method, trainer_config
@@ -173,6 +174,7 @@ def held_out_latents(run_dir: Path, view: int = 0) -> Dict[str, np.ndarray]:
     ``decoded`` [H, W, 3] its decoding and ``ground_truth`` [H, W, 3], all float arrays in [0, 1]."""
     from nerfstudio.utils.eval_utils import eval_setup
 
+    require_lpips_weights("alex")
     config_path = Path(run_dir) / "config.yml"
     if not config_path.is_file():
         raise IgaeError(f"'{config_path}' does not exist (expected a finished igae train-nerf run)")
@@ -211,6 +213,7 @@ def run_nerf(
         raise ConfigError(error.args[0]) from None
     if method.needs_cuda and not device.startswith("cuda"):
         raise IgaeError(f"{method.name} cannot run on {device}: {method.needs_cuda}; use a CUDA device")
+    require_lpips_weights("alex")  # nerfstudio's models build torchmetrics' LPIPS, which would try a download
     check_scene_folder(scene)
     config = build_run_config(
         method,

@@ -7,7 +7,8 @@ draws other numbers than the uninterrupted one and ends elsewhere. It also write
 (a kill or a full disk leaves a partial file) and keeps only the newest. :class:`ResumableTrainer` saves through
 :func:`igae.checkpoint.save_checkpoint` (atomic, with the RNG states, refusing non-finite values, an
 :class:`~igae.io_utils.OutputWriteError` naming the file when the disk is full), keeps the newest
-``keep_checkpoints`` and, resuming, takes the newest one that reads, moving a damaged one aside.
+``keep_checkpoints`` and, resuming, takes the newest one that reads, moving a damaged one aside. A step whose loss
+is not finite stops the run (:func:`igae.checkpoint.check_finite_loss`) before anything of it is saved.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import List, Type
 from nerfstudio.engine.trainer import Trainer, TrainerConfig
 from nerfstudio.utils.decorators import check_main_thread
 
-from igae.checkpoint import read_checkpoint, restore_rng_state, save_checkpoint
+from igae.checkpoint import check_finite_loss, read_checkpoint, restore_rng_state, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,12 @@ def step_checkpoints(checkpoint_dir: Path) -> List[Path]:
 
 class ResumableTrainer(Trainer):
     config: "ResumableTrainerConfig"
+
+    def train_iteration(self, step: int):
+        """nerfstudio's step, stopped with the loss terms when the loss is not finite (no checkpoint follows)."""
+        loss, loss_dict, metrics_dict = super().train_iteration(step)
+        check_finite_loss(f"NeRF {self.config.method_name}", step + 1, loss, loss_dict)
+        return loss, loss_dict, metrics_dict
 
     @check_main_thread
     def save_checkpoint(self, step: int) -> None:

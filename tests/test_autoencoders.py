@@ -138,7 +138,9 @@ def test_a_preset_is_found_in_the_local_resources_folder(tmp_path, monkeypatch):
 
 def test_unknown_source_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(AutoencoderError, match="neither an existing folder, nor a preset"):
+    with pytest.raises(
+        AutoencoderError, match=r"neither an existing folder \(no '.*no-such-autoencoder'\), nor a preset"
+    ):
         load_autoencoder("no-such-autoencoder")
 
 

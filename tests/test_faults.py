@@ -1,8 +1,10 @@
 """Faults: the pipeline killed outright (SIGKILL of Snakemake and its jobs) during IG-AE training and during a
-NeRF training resumes from the last checkpoints when rerun, and never takes a partial output as complete."""
+NeRF training resumes from the last checkpoints when rerun, never takes a partial output as complete, and ends
+with the same results, to the last bit, as the same trainings never interrupted."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -13,7 +15,8 @@ import pytest
 import torch
 
 NERF_RUN = "results/metrics/nerf/igae/tensorf/proc-eval-000.json"
-NERF_CHECKPOINTS = "results/nerf/igae/tensorf/proc-eval-000/nerfstudio/latent-tensorf/nerfstudio_models"
+NERF_RUN_DIR = "results/nerf/igae/tensorf/proc-eval-000"
+NERF_CHECKPOINTS = f"{NERF_RUN_DIR}/nerfstudio/latent-tensorf/nerfstudio_models"
 
 
 #: The micro preset with IG-AE stage 2 and the NeRF long enough to be killed between checkpoints.
@@ -89,5 +92,26 @@ def test_a_killed_pipeline_resumes_from_its_checkpoints(project, tmp_path):
     newest = max(complete_checkpoint_steps(checkpoints))  # a checkpoint the kill cut short does not count
     rerun(project, tmp_path, NERF_RUN)
     nerf_log = (tmp_path / "logs/nerf/igae/tensorf/proc-eval-000.log").read_text()
-    assert f"(step {newest + 1} of 70)" in nerf_log
+    assert f"training steps {newest + 2} to 70 of 70" in nerf_log
     assert json.loads((tmp_path / NERF_RUN).read_text())["steps"]["total"] == 70
+
+    # The same two trainings never interrupted, from scratch: the same results to the last bit (CPU).
+    killed = results_without_timings(tmp_path)
+    for path in ("results/igae/final", "results/igae/final_training", NERF_RUN, NERF_RUN_DIR):
+        shutil.rmtree(tmp_path / path) if (tmp_path / path).is_dir() else (tmp_path / path).unlink()
+    rerun(project, tmp_path, NERF_RUN)
+    assert results_without_timings(tmp_path) == killed
+
+
+def results_without_timings(root: Path) -> dict:
+    """The IG-AE's metrics and weights and the latent NeRF's metrics, less the measured times."""
+    igae = json.loads((root / "results/igae/final/metrics.json").read_text())
+    nerf = json.loads((root / NERF_RUN).read_text())
+    planes = torch.load(root / "results/igae/final/triplanes.pt", weights_only=False)
+    return {
+        "igae": {key: value for key, value in igae.items() if "second" not in key},
+        "igae_weights": (root / "results/igae/final/autoencoder/diffusion_pytorch_model.safetensors").read_bytes(),
+        "triplanes": {key: value.tolist() if torch.is_tensor(value) else value for key, value in planes.items()},
+        "nerf": [nerf["metrics"], nerf["metrics_std"], [{k: v for k, v in view.items() if "second" not in k}
+                                                        for view in nerf["per_view"]]],
+    }  # fmt: skip

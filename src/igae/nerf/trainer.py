@@ -72,7 +72,7 @@ class ResumableTrainer(Trainer):
                 self.optimizers.load_schedulers(state["schedulers"])
             self.grad_scaler.load_state_dict(state["scalers"])
             restore_rng_state(state["rng"])
-            log.info("resuming from %s (step %d)", path, self._start_step)
+            log.info("resuming from %s (%d steps done)", path, self._start_step)
             return
         log.info("no readable checkpoint in %s: training from the first step", self.config.load_dir)
 

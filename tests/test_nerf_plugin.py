@@ -251,6 +251,8 @@ def test_each_cpu_method_trains_both_stages_and_writes_metrics(method, micro_sce
     for name in ("psnr", "ssim", "lpips", "latent_psnr", "autoencoder_psnr"):
         assert np.isfinite(written["metrics"][name]), name
     assert written["train_seconds"] > 0 and written["render_seconds_per_image"] > 0
+    stage1 = written["latent_supervision_end"]  # decoded before the RGB alignment fine-tunes the decoder
+    assert stage1["steps"] == 2 and all(np.isfinite(stage1["metrics"][name]) for name in ("psnr", "latent_psnr"))
     assert written["rays_per_step"] == 16  # one whole 4x4 latent view per step
     assert Image.open(tmp_path / "views.png").size == (32, 64)  # one held-out view: render above ground truth
     checkpoints = list(Path(record["run_dir"]).glob("nerfstudio_models/step-*.ckpt"))
@@ -262,7 +264,7 @@ def test_rgb_baseline_runs_the_same_method_in_rgb_space(micro_scene, tmp_path):
         "tensorf", "rgb", micro_scene, tmp_path / "run", tmp_path / "metrics.json", tmp_path / "views.png",
         micro_settings(), normalizer=NORMALIZER, device="cpu", threads=2,
     )  # fmt: skip
-    assert record["target"] == "rgb" and record["autoencoder"] is None
+    assert record["target"] == "rgb" and record["autoencoder"] is None and record["latent_supervision_end"] is None
     assert record["steps"] == {"total": 3, "latent_supervision": 3, "rgb_alignment": 0}
     assert record["rays_per_step"] == 64 and "latent_psnr" not in record["metrics"]
 

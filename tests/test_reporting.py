@@ -189,3 +189,45 @@ def test_one_scene_gives_means_without_a_spread(runs):
     table = quality_table(tidy_nerf_metrics(sorted(runs.glob("*/*/*.json"))), METRICS)
     assert "psnr_std" not in table.columns
     assert "| nerfacto | IG-AE | **21.00** |" in markdown_table(table, NERF_QUALITY)
+
+
+# -- paired statistics --------------------------------------------------------------------------------------------
+def test_paired_differences_are_per_scene_and_intervals_follow_the_scene_count(tmp_path):
+    from scipy import stats
+
+    from igae.reporting.build import NERF_PAIRED
+    from igae.reporting.statistics import MIN_BOOTSTRAP_SCENES, paired_differences, paired_table
+
+    gains = [0.9, 1.4, 0.2, 1.1, 0.7, 1.6, 0.4, 1.0]  # IG-AE minus standard AE, per scene
+    for index, gain in enumerate(gains):
+        base = 20.0 + 3 * index  # scenes differ far more than the gain: only a paired test sees it
+        write_run(tmp_path, "standard", "tensorf", f"s{index}", base)
+        write_run(tmp_path, "igae", "tensorf", f"s{index}", base + gain)
+    tidy = tidy_nerf_metrics(sorted(tmp_path.glob("*/*/*.json")))
+    differences = paired_differences(tidy)
+    assert differences.loc[("tensorf", "igae-standard"), "psnr"].tolist() == pytest.approx(gains)
+    row = paired_table(tidy).loc[("tensorf", "igae-standard")]
+    assert row["psnr"] == pytest.approx(sum(gains) / len(gains)) and row["scenes"] == len(gains)
+    assert row["interval"] == "bootstrap-bca" and 0 < row["psnr_low"] < row["psnr"] < row["psnr_high"]
+    assert row["ssim"] == 0.0 and row["interval"] != "none"  # equal SSIM everywhere: a zero-width interval
+    assert "**+0.91 [+" in markdown_table(paired_table(tidy), NERF_PAIRED)  # excludes zero: bold
+
+    few = tidy[tidy["scene"].isin([f"s{i}" for i in range(MIN_BOOTSTRAP_SCENES - 1)])]
+    row = paired_table(few).loc[("tensorf", "igae-standard")]
+    low, high = stats.t.interval(0.95, len(gains[:5]) - 1, loc=row["psnr"], scale=stats.sem(gains[:5]))
+    assert row["interval"] == "t" and (row["psnr_low"], row["psnr_high"]) == pytest.approx((low, high))
+    one = paired_table(tidy[tidy["scene"] == "s0"]).loc[("tensorf", "igae-standard")]
+    assert one["interval"] == "none" and "| tensorf | IG-AE − standard AE | +0.90 | " in markdown_table(
+        paired_table(tidy[tidy["scene"] == "s0"]), NERF_PAIRED
+    )
+
+
+def test_the_tables_and_figures_include_the_paired_comparison(runs, tmp_path):
+    from igae.reporting.build import build_tables
+
+    standard = tmp_path / "ae.json"
+    write_autoencoder_record(standard, 25.0, 24.0)
+    paths = build_tables(sorted(runs.glob("*/*/*.json")), {"standard": standard}, tmp_path / "t", tmp_path / "s.json")
+    paired = (tmp_path / "t/nerf_paired.csv").read_text().splitlines()
+    assert paired[0].startswith("method,comparison,psnr,psnr_low,psnr_high") and len(paired) == 4  # 3 comparisons
+    assert tmp_path / "t/nerf_paired.tex" in paths

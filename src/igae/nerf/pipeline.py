@@ -38,7 +38,7 @@ from torch.nn import Parameter
 from torch.optim import Optimizer, lr_scheduler
 
 from igae.evaluation.image_metrics import ImageMetrics, psnr
-from igae.io_utils import write_png_atomic
+from igae.io_utils import write_json_atomic, write_png_atomic
 from igae.monitor import format_duration
 from igae.nerf.datamanager import LatentDataManagerConfig
 from igae.nerf.latent_space import LatentSpace, LatentSpaceConfig
@@ -201,7 +201,28 @@ class LatentPipeline(Pipeline):
                     iters=(self.config.alignment_start,),
                 )
             )
+        if self.latent_space.is_latent and attributes.trainer is not None:
+            record = attributes.trainer.base_dir / LATENT_SUPERVISION_METRICS
+            callbacks.append(
+                TrainingCallback(
+                    [TrainingCallbackLocation.AFTER_TRAIN_ITERATION],  # after the timer stops: not training time
+                    lambda step: self.record_latent_supervision_end(record, step),
+                    iters=(self.config.alignment_start - 1,),
+                )
+            )
         return callbacks
+
+    def record_latent_supervision_end(self, path: Path, step: int) -> None:
+        """Write the decoded quality of every held-out view at the end of stage 1, before the RGB alignment
+        fine-tunes the decoder (JSON at ``path``: step, mean and std over views, per view). The random-number
+        generators are left as they were, so the run goes on exactly as without this evaluation."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            per_view, _ = self.evaluate_views()
+        mean, std = mean_and_std(per_view)
+        mean.pop("render_seconds", None)
+        std.pop("render_seconds", None)
+        write_json_atomic(path, {"steps": step + 1, "metrics": mean, "metrics_std": std, "per_view": per_view})
 
     # -- evaluation -------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -274,6 +295,10 @@ class LatentPipeline(Pipeline):
     def load_pipeline(self, loaded_state: Dict[str, Any], step: int) -> None:
         self.model.update_to_step(step)
         self.load_state_dict(loaded_state)
+
+
+#: The run folder's record of decoded quality at the end of latent supervision (stage 1).
+LATENT_SUPERVISION_METRICS = "latent_supervision_end.json"
 
 
 class IterationTimer:

@@ -29,7 +29,7 @@ from igae.evaluation.lpips_weights import require_lpips_weights
 from igae.io_utils import write_json_atomic, write_png_atomic
 from igae.nerf.datamanager import check_scene_folder
 from igae.nerf.methods import NerfMethod, Target, get_method, trainer_config
-from igae.nerf.pipeline import LatentPipeline, mean_and_std, to_uint8
+from igae.nerf.pipeline import LATENT_SUPERVISION_METRICS, LatentPipeline, mean_and_std, to_uint8
 from igae.nerf.trainer import step_checkpoints
 
 log = logging.getLogger(__name__)
@@ -190,6 +190,18 @@ def held_out_latents(run_dir: Path, view: int = 0) -> Dict[str, np.ndarray]:
     return {name: array.float().clamp(0.0, 1.0).cpu().numpy() for name, array in arrays.items()}
 
 
+def latent_supervision_end(config: TrainerConfig, target: Target, alignment_steps: int) -> Optional[Dict[str, Any]]:
+    """Decoded quality at the end of stage 1 (before the decoder is fine-tuned), as recorded during training; None
+    for RGB runs and runs without an alignment stage, whose end is stage 1's end."""
+    if target != "latent" or alignment_steps == 0:
+        return None
+    path = config.get_base_dir() / LATENT_SUPERVISION_METRICS
+    if not path.is_file():
+        raise IgaeError(f"'{path}' is missing: the run's stage-1 evaluation was not recorded; delete the run folder")
+    record = json.loads(path.read_text())
+    return {"steps": record["steps"], "metrics": record["metrics"], "metrics_std": record["metrics_std"]}
+
+
 def run_nerf(
     method_name: str,
     target: Target,
@@ -256,6 +268,7 @@ def run_nerf(
         "render_seconds_per_image": evaluation["metrics"].pop("render_seconds"),
         "evaluation_seconds": time.perf_counter() - started,
         **evaluation,
+        "latent_supervision_end": latent_supervision_end(config, target, alignment_steps),
         "run_dir": str(config.get_base_dir()),
     }
     write_json_atomic(metrics_path, record)

@@ -23,7 +23,13 @@ ABLATION_PREFIX = "ablation-"
 ABLATION_ROWS = ("standard", *variant_names(ABLATION_TERMS))
 SPACE_LABELS = {"standard": "standard AE", "igae": "IG-AE", "rgb": "RGB"}
 QUALITY_METRICS = ("psnr", "ssim", "lpips")
+#: Decoded quality at the end of latent supervision (stage 1, before RGB alignment fine-tunes the decoder).
+STAGE1_PREFIX = "stage1_"
+STAGE1_METRICS = tuple(f"{STAGE1_PREFIX}{metric}" for metric in QUALITY_METRICS)
+#: Where a latent run's gain appears (stage 1, latent PSNR) and where it ends (stage 2), against the AE's ceiling.
+STAGE_METRICS = ("stage1_psnr", "psnr", "stage1_lpips", "lpips", "latent_psnr", "autoencoder_psnr")
 HIGHER_IS_BETTER = {
+    "stage1_psnr": True, "stage1_ssim": True, "stage1_lpips": False,
     "psnr": True, "ssim": True, "lpips": False, "latent_psnr": True, "autoencoder_psnr": True,
     "train_seconds": False, "train_iterations_per_second": True, "render_seconds_per_image": False,
     "train_speedup": True, "render_speedup": True,
@@ -83,6 +89,8 @@ def tidy_nerf_metrics(paths: Sequence[Path], datasets: Mapping[str, str] | None 
             raise ReportError(f"{path}: scene '{scene}' is not in the scene index")
         dataset = "all" if datasets is None else datasets[scene]
         values = {**record["metrics"], **{field: record[field] for field in TIMING_FIELDS}}
+        stage1 = record.get("latent_supervision_end") or {}
+        values.update({f"{STAGE1_PREFIX}{name}": stage1["metrics"][name] for name in QUALITY_METRICS if stage1})
         key = {"dataset": dataset, "scene": scene, "method": method, "space": space}
         rows += [{**key, "metric": metric, "value": float(value)} for metric, value in values.items()]
     return pd.DataFrame(rows, columns=["dataset", "scene", "method", "space", "metric", "value"])
@@ -116,9 +124,9 @@ def quality_table(
     selected = tidy[tidy["metric"].isin(metrics)]
     per_run = selected.pivot_table(index=[*by, "scene"], columns="metric", values="value")
     grouped = per_run.groupby(level=list(by))
-    table = grouped.mean()[list(metrics)]
+    table = grouped.mean().reindex(columns=list(metrics))  # a metric no run has (stage 1 of RGB runs): NaN, "-"
     if grouped.size().max() > 1:  # a spread over one scene would read as a misleading ± 0
-        table = table.join(grouped.std(ddof=0)[list(metrics)].add_suffix("_std"))
+        table = table.join(grouped.std(ddof=0).reindex(columns=list(metrics)).add_suffix("_std"))
     return _space_order(table)
 
 
@@ -131,6 +139,15 @@ def best_marks(table: pd.DataFrame, metrics: Iterable[str], group: str | Sequenc
         best = column.groupby(level=levels).transform("max" if HIGHER_IS_BETTER[metric] else "min")
         marks[metric] = column == best
     return marks
+
+
+def stages_table(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Latent runs only: decoded quality at the end of stage 1 and of stage 2, latent PSNR and the autoencoder's
+    ceiling D(E(x)) on the same views, mean ± std over scenes per (method, space)."""
+    latent = tidy[tidy["space"].isin(("standard", "igae"))]
+    if latent.empty:
+        raise ReportError("no latent NeRF runs: the stages table covers the standard AE and the IG-AE")
+    return quality_table(latent, STAGE_METRICS)
 
 
 def speed_table(tidy: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 from igae.io_utils import write_bytes_atomic, write_json_atomic
 from igae.reporting.aggregate import (
     QUALITY_METRICS,
+    STAGE_METRICS,
     TIMING_FIELDS,
     ablation_table,
     autoencoder_table,
@@ -15,9 +16,11 @@ from igae.reporting.aggregate import (
     run_key,
     scene_datasets,
     speed_table,
+    stages_table,
     tidy_nerf_metrics,
 )
 from igae.reporting.outputs import FIGURES, QUALITATIVE, TABLES, TIDY_METRICS
+from igae.reporting.statistics import PAIRED_METRICS, paired_differences, paired_table
 from igae.reporting.tables import TableSpec, write_table
 
 NERF_QUALITY = TableSpec(
@@ -25,6 +28,21 @@ NERF_QUALITY = TableSpec(
     best_within="method",
     caption="Latent NeRF quality on held-out views (decoded renders vs ground truth): mean $\\pm$ std over "
     "evaluation scenes; best of each method in bold.",
+)
+NERF_PAIRED = TableSpec(
+    (*PAIRED_METRICS, "scenes"),
+    best_within=None,
+    caption="Paired differences of latent NeRF quality on held-out views: per evaluation scene, one space's run "
+    "minus the other's for the same method, averaged over scenes, with its 95\\% confidence interval (bootstrap BCa "
+    "from 6 scenes on, Student's t below); in bold where the interval excludes zero. One seed per run.",
+)
+NERF_STAGES = TableSpec(
+    STAGE_METRICS,
+    best_within="method",
+    caption="Where a latent NeRF's quality appears and where it is absorbed: decoded quality at the end of latent "
+    "supervision (stage 1, the decoder as trained) and at the end of RGB alignment (stage 2, the decoder fine-tuned "
+    "per scene), latent PSNR (the render against E(x)) and the autoencoder's ceiling D(E(x)) on the same views; "
+    "mean $\\pm$ std over scenes.",
 )
 NERF_QUALITY_BY_DATASET = TableSpec(
     QUALITY_METRICS,
@@ -67,8 +85,12 @@ def build_tables(
     write_bytes_atomic(tidy_path, tidy.to_csv(index=False).encode())
     paths = [tidy_path]
     quality = quality_table(tidy)
-    quality_stem, by_dataset_stem, speed_stem, autoencoder_stem = (out_dir / stem for stem in TABLES)
+    quality_stem, paired_stem, stages_stem, by_dataset_stem, speed_stem, autoencoder_stem = (
+        out_dir / stem for stem in TABLES
+    )
     paths += write_table(quality, NERF_QUALITY, quality_stem)
+    paths += write_table(paired_table(tidy), NERF_PAIRED, paired_stem)
+    paths += write_table(stages_table(tidy), NERF_STAGES, stages_stem)
     by_dataset = quality_table(tidy, by=("dataset", "method", "space"))
     paths += write_table(by_dataset, NERF_QUALITY_BY_DATASET, by_dataset_stem)
     write_json_atomic(summary_path, summary_metrics(quality))
@@ -103,8 +125,9 @@ def build_figures(
     paths = []
     for scene, strips in sorted(by_scene.items()):
         paths += figures.save_figure(figures.qualitative_grid(strips, scene), out_dir / f"{QUALITATIVE}_{scene}")
-    psnr_stem, speed_stem, curves_stem = (out_dir / stem for stem in FIGURES)
+    psnr_stem, paired_stem, speed_stem, curves_stem = (out_dir / stem for stem in FIGURES)
     paths += figures.save_figure(figures.psnr_bars(quality_table(tidy)), psnr_stem)
+    paths += figures.save_figure(figures.paired_differences(paired_differences(tidy), paired_table(tidy)), paired_stem)
     paths += figures.save_figure(figures.speed_quality_scatter(tidy), speed_stem)
     paths += figures.save_figure(figures.igae_curves(igae_logs, IGAE_CURVES), curves_stem)
     return paths

@@ -3,6 +3,8 @@
 * :func:`qualitative_grid`: per evaluation scene, one held-out view: ground truth | standard-AE latent NeRF |
   IG-AE latent NeRF | RGB NeRF, one row per method (cut from each run's held-out-view strip);
 * :func:`psnr_bars`: decoded PSNR per method and space, error bars = std over scenes;
+* :func:`paired_differences`: per method, the paired difference of each metric per scene (dots) and its mean
+  with the 95% bootstrap interval, for each comparison of spaces;
 * :func:`speed_quality_scatter`: render time per image (log scale) against PSNR, every run;
 * :func:`igae_curves`: IG-AE training curves (losses and held-out PSNRs per step) of both stages;
 * :func:`latent_channels`: the channels of an encoded held-out view and of the latent NeRF's render of it, per
@@ -96,6 +98,45 @@ def psnr_bars(quality: pd.DataFrame) -> plt.Figure:
     axis.set_ylabel("PSNR (dB), held-out views")
     axis.legend()
     axis.grid(axis="y", alpha=0.3)
+    return figure
+
+
+def paired_differences(differences: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
+    """One panel per metric (PSNR, SSIM, LPIPS): per method, each comparison's per-scene differences (dots) and
+    their mean with its confidence interval (bar); the zero line is no difference."""
+    from igae.reporting.aggregate import HIGHER_IS_BETTER, QUALITY_METRICS
+    from igae.reporting.statistics import COMPARISONS, comparison_name
+
+    methods = list(dict.fromkeys(table.index.get_level_values("method")))
+    present = set(table.index.get_level_values("comparison"))
+    comparisons = [(a, b) for a, b in COMPARISONS if comparison_name(a, b) in present]
+    figure, axes = plt.subplots(1, len(QUALITY_METRICS), figsize=(4.2 * len(QUALITY_METRICS), 3.6))
+    width = 0.8 / max(len(comparisons), 1)
+    for axis, metric in zip(axes, QUALITY_METRICS):
+        for index, (a, b) in enumerate(comparisons):
+            name = comparison_name(a, b)
+            offset = (index - (len(comparisons) - 1) / 2) * width
+            for position, method in enumerate(methods):
+                if (method, name) not in table.index:
+                    continue
+                row = table.loc[(method, name)]
+                scenes = differences.loc[(method, name)][metric].to_numpy()
+                jitter = np.linspace(-0.25, 0.25, len(scenes)) * width if len(scenes) > 1 else np.zeros(1)
+                axis.scatter(position + offset + jitter, scenes, s=10, color=f"C{index}", alpha=0.45, linewidths=0)
+                low, high = row[f"{metric}_low"], row[f"{metric}_high"]
+                error = None if pd.isna(low) else [[row[metric] - low], [high - row[metric]]]
+                axis.errorbar(position + offset, row[metric], yerr=error, fmt="o", color=f"C{index}", capsize=4,
+                              label=f"{SPACE_LABELS[a]} − {SPACE_LABELS[b]}" if position == 0 else None)  # fmt: skip
+        axis.axhline(0.0, color="black", linewidth=0.8)
+        axis.set_xticks(np.arange(len(methods)), methods)
+        better = "higher" if HIGHER_IS_BETTER[metric] else "lower"
+        axis.set_title(f"{metric.upper()} difference ({better} is better for the first)", fontsize=9)
+        axis.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("paired difference per scene; mean, 95% CI")
+    axes[0].legend(fontsize=8)
+    scenes = ", ".join(str(n) for n in sorted(set(table["scenes"])))
+    intervals = ", ".join(sorted(set(table["interval"])))
+    figure.suptitle(f"{scenes} evaluation scenes per comparison; interval: {intervals}", fontsize=9)
     return figure
 
 

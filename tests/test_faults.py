@@ -4,6 +4,7 @@ with the same results, to the last bit, as the same trainings never interrupted.
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -93,6 +94,8 @@ def test_a_killed_pipeline_resumes_from_its_checkpoints(project, tmp_path):
     rerun(project, tmp_path, NERF_RUN)
     nerf_log = (tmp_path / "logs/nerf/igae/tensorf/proc-eval-000.log").read_text()
     assert f"training steps {newest + 2} to 70 of 70" in nerf_log
+    totals = set(re.findall(r"step \d+/(\d+) stage", nerf_log))
+    assert totals == {"70"}, totals  # the progress lines of the resumed part count to the run's end, too
     assert json.loads((tmp_path / NERF_RUN).read_text())["steps"]["total"] == 70
 
     # The same two trainings never interrupted, from scratch: the same results to the last bit (CPU).

@@ -183,8 +183,9 @@ class LatentPipeline(Pipeline):
             TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], timer.stop),
         ]
         if attributes.trainer is not None:
-            config = attributes.trainer.config
-            progress = ProgressLog(self, total_steps=attributes.trainer._start_step + config.max_num_iterations)
+            trainer = attributes.trainer
+            config = trainer.config
+            progress = ProgressLog(self, total_steps=lambda: trainer._start_step + trainer.config.max_num_iterations)
             callbacks.append(
                 TrainingCallback(
                     [TrainingCallbackLocation.AFTER_TRAIN_ITERATION],
@@ -334,9 +335,9 @@ class IterationTimer:
 class ProgressLog:
     """A log line every few steps: step, stage, losses, iterations/s (training time only) and ETA."""
 
-    def __init__(self, pipeline: LatentPipeline, total_steps: int):
+    def __init__(self, pipeline: LatentPipeline, total_steps: Callable[[], int]):
         self.pipeline = pipeline
-        self.total_steps = total_steps
+        self.total_steps = total_steps  # read at each line: a resumed run sets its remaining steps after setup
         self.first: Optional[Tuple[int, float]] = None  # (step, training seconds) when logging started
 
     def log(self, step: int) -> None:
@@ -345,10 +346,11 @@ class ProgressLog:
             self.first = (step, seconds)
         done, spent = step - self.first[0], seconds - self.first[1]
         rate = done / spent if done > 0 and spent > 0 else 0.0
-        eta = format_duration((self.total_steps - step - 1) / rate) if rate > 0 else "?"
+        total = self.total_steps()
+        eta = format_duration((total - step - 1) / rate) if rate > 0 else "?"
         losses = ", ".join(f"{name} {float(value.detach()):.4g}" for name, value in self.pipeline.last_losses.items())
         stage = 2 if self.pipeline.aligning(step) else 1
-        log.info("step %d/%d stage %d | %s | %.2f it/s | ETA %s", step + 1, self.total_steps, stage, losses, rate, eta)
+        log.info("step %d/%d stage %d | %s | %.2f it/s | ETA %s", step + 1, total, stage, losses, rate, eta)
 
 
 def reset_optimizers(optimizers: Optimizers) -> None:

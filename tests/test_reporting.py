@@ -206,19 +206,19 @@ def test_paired_differences_are_per_scene_and_intervals_follow_the_scene_count(t
     tidy = tidy_nerf_metrics(sorted(tmp_path.glob("*/*/*.json")))
     differences = paired_differences(tidy)
     assert differences.loc[("tensorf", "igae-standard"), "psnr"].tolist() == pytest.approx(gains)
-    row = paired_table(tidy).loc[("tensorf", "igae-standard")]
+    row = paired_table(differences).loc[("tensorf", "igae-standard")]
     assert row["psnr"] == pytest.approx(sum(gains) / len(gains)) and row["scenes"] == len(gains)
     assert row["interval"] == "bootstrap-bca" and 0 < row["psnr_low"] < row["psnr"] < row["psnr_high"]
     assert row["ssim"] == 0.0 and row["interval"] != "none"  # equal SSIM everywhere: a zero-width interval
-    assert "**+0.91 [+" in markdown_table(paired_table(tidy), NERF_PAIRED)  # excludes zero: bold
+    assert "**+0.91 [+" in markdown_table(paired_table(differences), NERF_PAIRED)  # excludes zero: bold
 
     few = tidy[tidy["scene"].isin([f"s{i}" for i in range(MIN_BOOTSTRAP_SCENES - 1)])]
-    row = paired_table(few).loc[("tensorf", "igae-standard")]
+    row = paired_table(paired_differences(few)).loc[("tensorf", "igae-standard")]
     low, high = stats.t.interval(0.95, len(gains[:5]) - 1, loc=row["psnr"], scale=stats.sem(gains[:5]))
     assert row["interval"] == "t" and (row["psnr_low"], row["psnr_high"]) == pytest.approx((low, high))
-    one = paired_table(tidy[tidy["scene"] == "s0"]).loc[("tensorf", "igae-standard")]
+    one = paired_table(paired_differences(tidy[tidy["scene"] == "s0"])).loc[("tensorf", "igae-standard")]
     assert one["interval"] == "none" and "| tensorf | IG-AE − standard AE | +0.90 | " in markdown_table(
-        paired_table(tidy[tidy["scene"] == "s0"]), NERF_PAIRED
+        paired_table(paired_differences(tidy[tidy["scene"] == "s0"])), NERF_PAIRED
     )
 
 

@@ -29,7 +29,7 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
 
@@ -133,10 +133,13 @@ def job_end_times(repo: Path) -> dict[str, float]:
     return times
 
 
-def _job_output(path: str, outputs: Sequence[str]) -> str | None:
-    """The Snakemake job output that is ``path`` or holds it (the longest such), if any."""
-    holders = [out for out in outputs if path == out or path.startswith(out.rstrip("/") + "/")]
-    return max(holders, key=len) if holders else None
+def _job_output(path: str, outputs: set[str]) -> str | None:
+    """The Snakemake job output that is ``path`` or holds it (the nearest), if any."""
+    candidate = PurePosixPath(path)
+    for holder in (candidate, *candidate.parents):
+        if str(holder) in outputs:
+            return str(holder)
+    return None
 
 
 def _cache_dir(repo: Path) -> Path:
@@ -182,15 +185,20 @@ def recorded_contents(repo: Path, stage: str) -> dict[str, Path]:
     return contents
 
 
+def _read_record(repo: Path, stage: str) -> dict | None:
+    path = _record_path(repo, stage)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def find_damage(repo: Path, stage: str) -> list[str]:
     """Files of the stage's record that are missing or changed, and that no Snakemake job has remade since."""
-    record_path = _record_path(repo, stage)
-    if not record_path.is_file():
-        return []
-    record = json.loads(record_path.read_text())
+    record = _read_record(repo, stage)
+    return [] if record is None else _damaged(repo, record, job_end_times(repo))
+
+
+def _damaged(repo: Path, record: dict, end_times: dict[str, float]) -> list[str]:
     recorded_at = float(record["time"])
-    end_times = job_end_times(repo)
-    outputs = sorted(end_times)
+    outputs = set(end_times)
     any_job_since = any(end > recorded_at for end in end_times.values())
     damaged = []
     for path, (size, mtime_ns) in record["files"].items():
@@ -219,17 +227,20 @@ def _restore(repo: Path, path: str, source: Path, mtime_ns: int) -> None:
 
 def repair_damage(repo: Path, stage: str) -> tuple[list[str], list[str], list[str]]:
     """Restore or schedule for recomputation every damaged file; returns (restored, recomputed, unrepairable)."""
-    damaged = find_damage(repo, stage)
+    record = _read_record(repo, stage)
+    if record is None:
+        return [], [], []
+    end_times = job_end_times(repo)  # one pass over Snakemake's metadata, for the damage and its holders
+    damaged = _damaged(repo, record, end_times)
     if not damaged:
         return [], [], []
-    record = json.loads(_record_path(repo, stage).read_text())["files"]
     contents = recorded_contents(repo, stage)
-    outputs = sorted(job_end_times(repo))
+    outputs = set(end_times)
     restored, recomputed, unrepairable = [], [], []
     for path in damaged:
         source = contents.get(path)
         if source is not None and source.is_file():
-            _restore(repo, path, source, record[path][1])
+            _restore(repo, path, source, record["files"][path][1])
             restored.append(path)
             continue
         holder = _job_output(path, outputs)

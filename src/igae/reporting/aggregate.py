@@ -25,7 +25,6 @@ SPACE_LABELS = {"standard": "standard AE", "igae": "IG-AE", "rgb": "RGB"}
 QUALITY_METRICS = ("psnr", "ssim", "lpips")
 #: Decoded quality at the end of latent supervision (stage 1, before RGB alignment fine-tunes the decoder).
 STAGE1_PREFIX = "stage1_"
-STAGE1_METRICS = tuple(f"{STAGE1_PREFIX}{metric}" for metric in QUALITY_METRICS)
 #: Where a latent run's gain appears (stage 1, latent PSNR) and where it ends (stage 2), against the AE's ceiling.
 STAGE_METRICS = ("stage1_psnr", "psnr", "stage1_lpips", "lpips", "latent_psnr", "autoencoder_psnr")
 HIGHER_IS_BETTER = {
@@ -89,8 +88,9 @@ def tidy_nerf_metrics(paths: Sequence[Path], datasets: Mapping[str, str] | None 
             raise ReportError(f"{path}: scene '{scene}' is not in the scene index")
         dataset = "all" if datasets is None else datasets[scene]
         values = {**record["metrics"], **{field: record[field] for field in TIMING_FIELDS}}
-        stage1 = record.get("latent_supervision_end") or {}
-        values.update({f"{STAGE1_PREFIX}{name}": stage1["metrics"][name] for name in QUALITY_METRICS if stage1})
+        stage1 = record.get("latent_supervision_end")  # None for RGB runs and runs without an alignment stage
+        if stage1:
+            values.update({f"{STAGE1_PREFIX}{name}": stage1["metrics"][name] for name in QUALITY_METRICS})
         key = {"dataset": dataset, "scene": scene, "method": method, "space": space}
         rows += [{**key, "metric": metric, "value": float(value)} for metric, value in values.items()]
     return pd.DataFrame(rows, columns=["dataset", "scene", "method", "space", "metric", "value"])

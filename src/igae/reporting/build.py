@@ -89,7 +89,7 @@ def build_tables(
         out_dir / stem for stem in TABLES
     )
     paths += write_table(quality, NERF_QUALITY, quality_stem)
-    paths += write_table(paired_table(tidy), NERF_PAIRED, paired_stem)
+    paths += write_table(paired_table(paired_differences(tidy)), NERF_PAIRED, paired_stem)
     paths += write_table(stages_table(tidy), NERF_STAGES, stages_stem)
     by_dataset = quality_table(tidy, by=("dataset", "method", "space"))
     paths += write_table(by_dataset, NERF_QUALITY_BY_DATASET, by_dataset_stem)
@@ -127,7 +127,8 @@ def build_figures(
         paths += figures.save_figure(figures.qualitative_grid(strips, scene), out_dir / f"{QUALITATIVE}_{scene}")
     psnr_stem, paired_stem, speed_stem, curves_stem = (out_dir / stem for stem in FIGURES)
     paths += figures.save_figure(figures.psnr_bars(quality_table(tidy)), psnr_stem)
-    paths += figures.save_figure(figures.paired_differences(paired_differences(tidy), paired_table(tidy)), paired_stem)
+    differences = paired_differences(tidy)
+    paths += figures.save_figure(figures.paired_differences(differences, paired_table(differences)), paired_stem)
     paths += figures.save_figure(figures.speed_quality_scatter(tidy), speed_stem)
     paths += figures.save_figure(figures.igae_curves(igae_logs, IGAE_CURVES), curves_stem)
     return paths

@@ -4,7 +4,7 @@
   IG-AE latent NeRF | RGB NeRF, one row per method (cut from each run's held-out-view strip);
 * :func:`psnr_bars`: decoded PSNR per method and space, error bars = std over scenes;
 * :func:`paired_differences`: per method, the paired difference of each metric per scene (dots) and its mean
-  with the 95% bootstrap interval, for each comparison of spaces;
+  with its 95% interval, for each comparison of spaces;
 * :func:`speed_quality_scatter`: render time per image (log scale) against PSNR, every run;
 * :func:`igae_curves`: IG-AE training curves (losses and held-out PSNRs per step) of both stages;
 * :func:`latent_channels`: the channels of an encoded held-out view and of the latent NeRF's render of it, per

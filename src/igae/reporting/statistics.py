@@ -88,10 +88,11 @@ def mean_interval(values: np.ndarray, seed: int = 0) -> tuple[float, float, floa
     return mean, float("nan"), float("nan"), "none"
 
 
-def paired_table(tidy: pd.DataFrame, metrics: Sequence[str] = PAIRED_METRICS) -> pd.DataFrame:
-    """Rows (method, comparison); columns ``<metric>`` (mean paired difference), ``<metric>_low`` and
-    ``<metric>_high`` (its 95% interval) for each metric, ``scenes`` and ``interval`` (which interval)."""
-    differences = paired_differences(tidy, metrics)
+def paired_table(differences: pd.DataFrame) -> pd.DataFrame:
+    """Rows (method, comparison) of :func:`paired_differences`; columns ``<metric>`` (mean paired difference),
+    ``<metric>_low`` and ``<metric>_high`` (its 95% interval) for each of its metrics, ``scenes`` and ``interval``
+    (which interval)."""
+    metrics = list(differences.columns)
     groups = dict(list(differences.groupby(level=["method", "comparison"])))
     rows = {}
     for method in sorted({method for method, _ in groups}):

@@ -22,7 +22,7 @@ from igae.data.scenes import normalize_parts, render_scene
 from igae.errors import ConfigError, IgaeError
 from igae.evaluation.image_metrics import psnr
 from igae.nerf import catalog
-from igae.nerf.catalog import METHOD_NAMES, METHODS, MethodEntry, entry_point_attribute
+from igae.nerf.catalog import METHOD_NAMES, METHODS, TARGETS, MethodEntry, entry_point_attribute
 from igae.nerf.methods import get_method
 from igae.nerf.run import build_run_config, run_nerf
 
@@ -139,7 +139,11 @@ def test_the_method_table_is_the_one_source_of_names(repo):
     import yaml
 
     entry_points = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["entry-points"]
-    expected = {f"latent-{name}": f"igae.nerf.methods:{entry_point_attribute(name)}" for name in METHOD_NAMES}
+    expected = {
+        f"{target}-{name}": f"igae.nerf.methods:{entry_point_attribute(name, target)}"
+        for name in METHOD_NAMES
+        for target in TARGETS
+    }
     assert entry_points["nerfstudio.method_configs"] == expected
     schema = yaml.safe_load((repo / "workflow/schemas/params.schema.yaml").read_text())
     assert tuple(schema["$defs"]["nerf_method"]["enum"]) == METHOD_NAMES

@@ -78,6 +78,27 @@ def write_bytes_atomic(path: Path, data: bytes, previous: Path | None = None) ->
         raise
 
 
+@contextlib.contextmanager
+def atomic_file(final: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``final`` with the same suffix (for writers that take a file name, such as
+    a video encoder choosing its container by extension); on success rename it to ``final``, on any exception
+    remove it and leave ``final`` as it was."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{final.stem}.tmp-", suffix=final.suffix, dir=final.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, final)
+    except BaseException as error:
+        tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in _DISK_FULL:
+            raise OutputWriteError(f"cannot write '{final}': {error.strerror}; nothing was replaced") from error
+        raise
+
+
 def write_png_atomic(path: Path, image: Any) -> None:
     """Write a PIL image, or a uint8 array [H, W, 3], as a PNG, atomically."""
     import io

@@ -110,6 +110,24 @@ def orbit_cameras(count: int, distance: float, rng: np.random.Generator) -> np.n
     return np.stack([look_at_opencv(eye, np.zeros(3)) for eye in positions])
 
 
+def turntable_cameras(count: int, radius: float, elevation_degrees: float) -> np.ndarray:  # [count, 4, 4]
+    """OpenCV cam2worlds of a turntable orbit: ``count`` cameras at azimuths ``2 pi k / count`` (from +x towards
+    +y, the last one short of a full turn so a looping video does not repeat a frame) and a fixed elevation above
+    the xy plane, on a circle of ``radius``, all looking at the origin (the paper's video pose: elevation ~27
+    degrees, radius 1.3)."""
+    azimuths = 2.0 * math.pi * np.arange(count) / count
+    elevation = math.radians(elevation_degrees)
+    eyes = radius * np.stack(
+        [
+            math.cos(elevation) * np.cos(azimuths),
+            math.cos(elevation) * np.sin(azimuths),
+            np.full(count, math.sin(elevation)),
+        ],
+        axis=-1,
+    )
+    return np.stack([look_at_opencv(eye, np.zeros(3)) for eye in eyes])
+
+
 def project_points(points: np.ndarray, cam2world: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
     """Pixel coordinates [N, 2] (continuous convention) of world points [N, 3] seen by an OpenCV camera."""
     world2cam = np.linalg.inv(cam2world)

@@ -1,6 +1,6 @@
 """The NeRF methods: one table, importable without torch or nerfstudio (the workflow reads it while it builds the
-job graph). Adding a method is one entry here plus its ``pyproject.toml`` entry point (``latent-<name>`` =
-``igae.nerf.methods:<entry_point_attribute(name)>``, checked by a test); the CLI's choices, the run plan's CUDA
+job graph). Adding a method is one entry here plus its two ``pyproject.toml`` entry points (``<target>-<name>`` =
+``igae.nerf.methods:<entry_point_attribute(name, target)>`` for each of :data:`TARGETS`, checked by a test); the CLI's choices, the run plan's CUDA
 check, the nerfstudio plugin's ``MethodSpecification`` objects and the tests derive from it. The schema's
 ``nerf_method`` enum is checked against it by a test (a schema is data, it cannot import this)."""
 
@@ -44,9 +44,16 @@ METHODS: dict[str, MethodEntry] = {
 METHOD_NAMES = tuple(METHODS)
 
 
-def entry_point_attribute(name: str) -> str:
-    """The attribute of ``igae.nerf.methods`` holding the method's nerfstudio ``MethodSpecification``."""
-    return "latent_" + name.replace("-", "_")
+#: The spaces a method is registered in with nerfstudio: ``latent-<name>`` (the plugin's latent NeRF) and
+#: ``rgb-<name>`` (its RGB baseline, trained by the same pipeline), so every run the workflow writes opens in
+#: ns-eval, ns-viewer and ns-render, which look the run's method name up in this registry.
+TARGETS = ("latent", "rgb")
+
+
+def entry_point_attribute(name: str, target: str = "latent") -> str:
+    """The attribute of ``igae.nerf.methods`` holding the nerfstudio ``MethodSpecification`` of method ``name``
+    in ``target`` space (the entry point ``<target>-<name>``)."""
+    return f"{target}_" + name.replace("-", "_")
 
 
 def runnable_methods(methods: list[str], on_cuda: bool) -> tuple[list[str], dict[str, str]]:

@@ -34,7 +34,7 @@ from nerfstudio.fields.base_field import Field
 from nerfstudio.models.nerfacto import NerfactoModel, NerfactoModelConfig
 from torch import Tensor, nn
 
-from igae.nerf.models import ChannelOutputConfig, channel_renderer
+from igae.nerf.models import ChannelOutputConfig, DecodedViews, channel_renderer
 
 FIELD_PLANE_INIT = (0.1, 0.5)
 """Uniform range of the field's initial plane values (K-Planes): products of three planes start in [1e-3, 0.125]."""
@@ -286,7 +286,7 @@ class LatentKPlanesModelConfig(NerfactoModelConfig, ChannelOutputConfig):
     """Only for the nerfacto modules the parent builds and this model discards; K-Planes is pure torch."""
 
 
-class LatentKPlanesModel(NerfactoModel):
+class LatentKPlanesModel(DecodedViews, NerfactoModel):
     """nerfacto with K-Planes fields and proposal nets, a C-channel renderer and K-Planes' plane TV losses."""
 
     config: LatentKPlanesModelConfig

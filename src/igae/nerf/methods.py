@@ -24,7 +24,7 @@ from nerfstudio.engine.optimizers import AdamOptimizerConfig, RAdamOptimizerConf
 from nerfstudio.engine.schedulers import CosineDecaySchedulerConfig, ExponentialDecaySchedulerConfig
 from nerfstudio.plugins.types import MethodSpecification
 
-from igae.nerf.catalog import METHODS, entry_point_attribute
+from igae.nerf.catalog import METHODS, TARGETS, entry_point_attribute
 from igae.nerf.datamanager import LatentDataManagerConfig
 from igae.nerf.kplanes import LatentKPlanesModelConfig
 from igae.nerf.latent_space import LatentSpaceConfig
@@ -263,14 +263,17 @@ def trainer_config(
     )
 
 
-def _specification(name: str) -> MethodSpecification:
+def _specification(name: str, target: Target) -> MethodSpecification:
     method = get_method(name)
-    return MethodSpecification(
-        config=trainer_config(method),
-        description=f"Latent {method.description} (IG-AE protocol; --pipeline.latent-space.autoencoder sets the AE)",
-    )
+    if target == "latent":
+        description = f"Latent {method.description} (IG-AE protocol; --pipeline.latent-space.autoencoder sets the AE)"
+    else:
+        description = f"RGB baseline of latent-{method.name}: {method.description}, same pipeline and evaluation"
+    return MethodSpecification(config=trainer_config(method, target), description=description)
 
 
-# The plugin's entry points (pyproject.toml, group nerfstudio.method_configs): one MethodSpecification a method.
+# The plugin's entry points (pyproject.toml, group nerfstudio.method_configs): one MethodSpecification a method and
+# target space, so that a run's stored method name (latent-tensorf, rgb-tensorf) is one nerfstudio knows.
 for _name in METHODS:
-    globals()[entry_point_attribute(_name)] = _specification(_name)
+    for _target in TARGETS:
+        globals()[entry_point_attribute(_name, _target)] = _specification(_name, _target)

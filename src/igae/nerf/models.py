@@ -6,15 +6,22 @@ renderer by :class:`ChannelRenderer`, which composites over a C-vector backgroun
 3+ as alpha. The pipeline fills ``output_channels`` and ``background`` from its space before the model is set
 up: the autoencoder's C channels and its latent white (:func:`igae.autoencoders.normalizer.latent_background`),
 or 3 channels over white for the RGB baselines, which then match the stock nerfstudio models.
+
+Every model also mixes in :class:`DecodedViews`: nerfstudio's own tools (the viewer, ``ns-render``) ask a model
+for ``get_outputs_for_camera`` and show its ``rgb``; for a latent run that is now the decoded image, with the
+latent, each latent channel, depth and accumulation as further outputs to pick.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple, Type, Union
+import copy
+from typing import Callable, Dict, Optional, Tuple, Type, Union
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float
+from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.field_components.field_heads import FieldHead, FieldHeadNames
 from nerfstudio.field_components.mlp import MLP
@@ -95,13 +102,68 @@ def channel_mlp_head(old_head: MLP, channels: int) -> MLP:
     )
 
 
+#: Keys under which a model returns its rendered target image (vanilla NeRF renders its fine field as rgb_fine).
+RENDER_KEYS = ("rgb_fine", "rgb")
+#: decode(latent [1, h, w, C] in [0, 1]) -> RGB [1, H, W, 3]: the run's decoder, as the pipeline decodes.
+LatentDecoder = Callable[[Tensor], Tensor]
+
+
+class DecodedViews:
+    """Mixed into every model of the plugin, before its nerfstudio parent: what nerfstudio's tools see.
+
+    ``get_target_outputs_for_camera`` is the parent's ``get_outputs_for_camera`` (the target-space image and the
+    rest at the camera's resolution): the pipeline's evaluation uses it. ``get_outputs_for_camera``, which the
+    viewer and ``ns-render`` call, is the same for RGB runs; on a latent run (after :meth:`attach_decoder`) it
+    renders the camera at latent resolution, decodes the image once, as in training, and returns at the camera's
+    full resolution: ``rgb`` (decoded, first, so the viewer shows it by default), ``latent`` (all C channels: the
+    viewer shows them through its PCA colour map), ``latent_00`` ... (one channel each, grey), then the parent's
+    other outputs (depth, accumulation, ...), upsampled (nearest: a latent pixel stays visible as one).
+    """
+
+    def attach_decoder(self, decoder: LatentDecoder, downsampling_factor: int) -> None:
+        """Decode this latent model's renders with ``decoder`` (stored outside the module tree: not a submodule,
+        not in the model's state dict, which the pipeline saves with the autoencoder already)."""
+        self.__dict__["_decoded_views"] = (decoder, downsampling_factor)
+
+    def get_target_outputs_for_camera(self, camera: Cameras, obb_box=None) -> Dict[str, Tensor]:
+        return super().get_outputs_for_camera(camera, obb_box=obb_box)  # type: ignore[misc]
+
+    @torch.no_grad()
+    def get_outputs_for_camera(self, camera: Cameras, obb_box=None) -> Dict[str, Tensor]:
+        attached = self.__dict__.get("_decoded_views")
+        if attached is None:
+            return self.get_target_outputs_for_camera(camera, obb_box=obb_box)
+        decoder, factor = attached
+        height, width = int(camera.height.flatten()[0]), int(camera.width.flatten()[0])
+        latent_camera = copy.deepcopy(camera)
+        latent_camera.rescale_output_resolution(1.0 / factor)  # fx, fy, cx, cy and the size, as training's views
+        outputs = self.get_target_outputs_for_camera(latent_camera, obb_box=obb_box)
+        latent = next(outputs[key] for key in RENDER_KEYS if key in outputs)  # [h, w, C]
+        decoded = decoder(latent[None])[0].clamp(0.0, 1.0)  # [8h, 8w, 3], as the evaluation decodes
+
+        def full_size(image: Tensor, mode: str = "nearest") -> Tensor:  # [h', w', K] -> [H, W, K]
+            if image.shape[:2] == (height, width):
+                return image
+            resized = F.interpolate(image.permute(2, 0, 1)[None].float(), size=(height, width), mode=mode)
+            return resized[0].permute(1, 2, 0).to(image.dtype)
+
+        views = {"rgb": full_size(decoded, "bilinear"), "latent": full_size(latent)}
+        views.update(
+            {f"latent_{index:02d}": full_size(latent[..., index : index + 1]) for index in range(latent.shape[-1])}
+        )
+        for key, value in outputs.items():
+            if key not in RENDER_KEYS and key not in views and value.dim() == 3 and value.shape[:2] == latent.shape[:2]:
+                views[key] = full_size(value)
+        return views
+
+
 # -- nerfacto ---------------------------------------------------------------------------------------------------
 @dataclass
 class LatentNerfactoModelConfig(NerfactoModelConfig, ChannelOutputConfig):
     _target: Type = field(default_factory=lambda: LatentNerfactoModel)
 
 
-class LatentNerfactoModel(NerfactoModel):
+class LatentNerfactoModel(DecodedViews, NerfactoModel):
     config: LatentNerfactoModelConfig
 
     def populate_modules(self) -> None:
@@ -120,7 +182,7 @@ class LatentVanillaModelConfig(VanillaModelConfig, ChannelOutputConfig):
     """Width of the density MLP (the paper's NeRF: 256)."""
 
 
-class LatentNeRFModel(NeRFModel):
+class LatentNeRFModel(DecodedViews, NeRFModel):
     """Vanilla NeRF whose coarse and fine fields are rebuilt with C-channel heads and a configurable MLP size."""
 
     config: LatentVanillaModelConfig
@@ -149,7 +211,7 @@ class LatentTensoRFModelConfig(TensoRFModelConfig, ChannelOutputConfig):
     _target: Type = field(default_factory=lambda: LatentTensoRFModel)
 
 
-class LatentTensoRFModel(TensoRFModel):
+class LatentTensoRFModel(DecodedViews, TensoRFModel):
     """TensoRF whose empty-space fill and negative-accumulation fallback use the background, not white."""
 
     config: LatentTensoRFModelConfig
@@ -194,7 +256,7 @@ class LatentInstantNGPModelConfig(InstantNGPModelConfig, ChannelOutputConfig):
     _target: Type = field(default_factory=lambda: LatentNGPModel)
 
 
-class LatentNGPModel(NGPModel):
+class LatentNGPModel(DecodedViews, NGPModel):
     """Instant-NGP with C output channels.
 
     nerfstudio 1.1.5 builds its field with the appearance-embedding size inverted (32 when

@@ -42,7 +42,7 @@ from igae.io_utils import write_json_atomic, write_png_atomic
 from igae.monitor import format_duration
 from igae.nerf.datamanager import LatentDataManagerConfig
 from igae.nerf.latent_space import LatentSpace, LatentSpaceConfig
-from igae.nerf.models import ChannelOutputConfig
+from igae.nerf.models import RENDER_KEYS, ChannelOutputConfig
 
 # nerfstudio's learning-rate schedules return numpy floats, which end up in every checkpoint; torch >= 2.6 loads
 # checkpoints with weights_only=True by default, so resuming, ns-eval, ns-viewer and --load-dir would refuse them.
@@ -53,7 +53,6 @@ torch.serialization.add_safe_globals([np._core.multiarray.scalar, np.dtype, np.d
 log = logging.getLogger(__name__)
 
 DECODER_GROUP = "autoencoder_decoder"
-RENDER_KEYS = ("rgb_fine", "rgb")  # vanilla NeRF renders its fine field under rgb_fine
 
 
 @dataclass
@@ -125,6 +124,8 @@ class LatentPipeline(Pipeline):
         )
         self.model.to(device)
         self.latent_space.to(device)
+        if self.latent_space.is_latent:  # nerfstudio's viewer and ns-render then show the decoded image
+            self.model.attach_decoder(self.latent_space.decode, self.latent_space.downsampling_factor)
         self.register_buffer("train_seconds", torch.zeros((), dtype=torch.float64))
         self.register_buffer("alignment_seconds", torch.zeros((), dtype=torch.float64))  # stage 2's share
         self.last_losses: Dict[str, Tensor] = {}  # of the latest training step, for the progress log
@@ -231,7 +232,7 @@ class LatentPipeline(Pipeline):
         self, camera: Cameras, rgb_shape: torch.Size
     ) -> Tuple[Float[Tensor, "h w C"], Float[Tensor, "H W 3"]]:
         """Render one camera at target resolution and decode it: (target image, RGB in [0, 1])."""
-        outputs = self.model.get_outputs_for_camera(camera)
+        outputs = self.model.get_target_outputs_for_camera(camera)
         rendered = self.rendered_view(outputs, rgb_shape)
         return rendered, self.latent_space.decode(rendered[None])[0].clamp(0.0, 1.0)
 

@@ -50,7 +50,7 @@ from scipy.spatial import cKDTree
 from torch import Tensor
 from torch.nn import Parameter
 
-from igae.nerf.models import ChannelOutputConfig
+from igae.nerf.models import ChannelOutputConfig, DecodedViews
 
 MIN_SPLAT_RADIUS_PX = 2.0
 """Smallest radius gsplat gives a visible Gaussian: ceil(3 sqrt(lambda_max)) with the 0.3 px^2 blur (eps2d)."""
@@ -73,7 +73,7 @@ class LatentSplatfactoModelConfig(SplatfactoModelConfig, ChannelOutputConfig):
     cameras)."""
 
 
-class LatentSplatfactoModel(SplatfactoModel):
+class LatentSplatfactoModel(DecodedViews, SplatfactoModel):
     """See the module docstring."""
 
     config: LatentSplatfactoModelConfig

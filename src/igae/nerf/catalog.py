@@ -1,8 +1,9 @@
 """The NeRF methods: one table, importable without torch or nerfstudio (the workflow reads it while it builds the
 job graph). Adding a method is one entry here plus its two ``pyproject.toml`` entry points (``<target>-<name>`` =
-``igae.nerf.methods:<entry_point_attribute(name, target)>`` for each of :data:`TARGETS`, checked by a test); the CLI's choices, the run plan's CUDA
-check, the nerfstudio plugin's ``MethodSpecification`` objects and the tests derive from it. The schema's
-``nerf_method`` enum is checked against it by a test (a schema is data, it cannot import this)."""
+``igae.nerf.methods:<entry_point_attribute(name, target)>`` for each of :data:`TARGETS`, checked by a test); the
+CLI's choices, the run plan's CUDA check, the nerfstudio plugin's ``MethodSpecification`` objects and the tests
+derive from it. The schema's ``nerf_method`` enum is checked against it by a test (a schema is data, it cannot
+import this)."""
 
 from __future__ import annotations
 

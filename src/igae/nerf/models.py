@@ -14,8 +14,8 @@ latent, each latent channel, depth and accumulation as further outputs to pick.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import copy
+from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple, Type, Union
 
 import torch

@@ -40,6 +40,8 @@ COMMAND_MODULES = {
     "report-ablation": "report",
     "report-figures": "report",
     "report-latents": "report",
+    "render-turntable": "report",
+    "render-nerf-turntable": "report",
 }
 #: What every ``igae`` command executes besides its handler's imports: the package's ``__init__`` and the whole
 #: command line (``igae.commands`` imports every command module to build its parser).
@@ -125,6 +127,15 @@ STAGES: dict[str, Stage] = {
         ),
         outs=("results/tables", "results/figures/report", "results/metrics/autoencoder/igae.csv"),
         metrics=("results/metrics/autoencoder/igae.json", "results/metrics/nerf_summary.json"),
+    ),
+    "videos": Stage(
+        desc="Turntable videos (GIF, MP4, first frame) of the IG-AE's latent scenes after each stage and the control, "
+        "and of each method's latent NeRFs beside the RGB baseline, with their nerfstudio camera paths.",
+        commands=("render-turntable", "render-nerf-turntable"),
+        rule_files=("videos",),
+        plan_params=("nerf.methods", "nerf.autoencoders", "nerf.rgb_baselines", "nerf.device", "scenes"),
+        data=("results/autoencoders/standard", "results/igae", "results/metrics/nerf", "results/nerf"),
+        outs=("results/videos",),
     ),
 }
 

@@ -59,7 +59,7 @@ def labelled(image: torch.Tensor, text: str, height: int = 14) -> torch.Tensor:
 
     band = Image.new("RGB", (image.shape[-1], height), "white")
     ImageDraw.Draw(band).text((2, 1), text, fill=(0, 0, 0))
-    top = torch.from_numpy(np.asarray(band)).permute(2, 0, 1).float() / 255
+    top = torch.from_numpy(np.array(band)).permute(2, 0, 1).float() / 255
     return torch.cat([top, image], dim=1)
 
 

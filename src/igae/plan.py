@@ -49,6 +49,17 @@ COMMAND_PARAMS: dict[str, tuple[str, ...]] = {
     ),
     "train-igae-stage": ("igae", "autoencoder.latent_channels", "autoencoder.normalizer", "autoencoder.device"),
     "train-nerf": ("nerf", "autoencoder.latent_channels", "autoencoder.normalizer"),
+    "render-turntable": (
+        "videos",
+        "render.focal",
+        "render.image_size",
+        "igae.rendering",
+        "igae.monitor.scenes",
+        "autoencoder.latent_channels",
+        "autoencoder.normalizer",
+        "autoencoder.device",
+    ),
+    "render-nerf-turntable": ("videos", "render.focal", "render.image_size"),
 }
 
 STANDARD_AUTOENCODER = "results/autoencoders/standard"
@@ -60,6 +71,13 @@ LATENT_SPACES: dict[str, tuple[str, str]] = {
     "igae": (IGAE_FINAL, "autoencoder"),
 }
 RGB = "rgb"
+#: IG-AE runs filmed as turntables: output folder (its triplanes.pt) and the latent space whose autoencoder decodes
+#: its latents (a key of :data:`LATENT_SPACES`).
+TURNTABLE_STAGES: dict[str, tuple[str, str]] = {
+    "warmup": (IGAE_WARMUP, "standard"),
+    "final": (IGAE_FINAL, "igae"),
+    "control": ("results/igae/control", "standard"),
+}
 
 #: Scheduling priorities: Snakemake starts the highest ready job first. The chain render -> standard AE ->
 #: IG-AE warm-up -> stage 2 (-> ablation variants) gates most of the DAG; NeRFs, evaluations and the control
@@ -143,6 +161,14 @@ class RunPlan:
             else {}
         )
 
+        filmed = self.eval_scenes[: params.videos.nerf_scenes]
+        #: (method, scene) -> {space: metrics JSON of its run}: one NeRF turntable each.
+        self.nerf_turntables: dict[tuple[str, str], dict[str, str]] = {
+            (method, scene): {space: nerf_metrics_path(space, method, scene) for space in self.nerf_spaces}
+            for method in self.nerf_methods
+            for scene in filmed
+        }
+
     # ----------------------------------------------------------------------------------------------- runs
 
     def _ablation(self) -> AblationPlan:
@@ -222,6 +248,7 @@ class RunPlan:
             "nerf_metrics": list(self.nerf_metrics),
             "ablation": to_plain(dataclasses.asdict(self.ablation)),
             "latent_figure_runs": self.latent_figure_runs,
+            "nerf_turntables": [turntable_path(method, scene) for method, scene in self.nerf_turntables],
             "resources": {
                 phase: dataclasses.asdict(self.resources(phase))
                 for phase in ("render", "autoencoder", "igae", "nerf", "report")
@@ -241,6 +268,11 @@ class RunPlan:
 def nerf_metrics_path(space: str, method: str, scene: str) -> str:
     """The metrics JSON of one NeRF run (``space``: standard, igae or rgb)."""
     return f"results/metrics/nerf/{space}/{method}/{scene}.json"
+
+
+def turntable_path(method: str, scene: str) -> str:
+    """The stem of a NeRF turntable (``.gif``, ``.mp4``, ``.png`` and ``.camera_path.json`` beside it)."""
+    return f"results/videos/nerf/{method}/{scene}"
 
 
 def autoencoder_metrics_path(label: str) -> str:

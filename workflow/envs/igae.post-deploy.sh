@@ -13,3 +13,7 @@ python -m pip install --quiet "pip==25.3"
 python -m pip install --quiet -c constraints.txt -e ".[${IGAE_EXTRAS:-nerfstudio}]"
 python -m pip install --quiet --no-deps -c constraints.txt nerfstudio
 igae install-lpips-weights > /dev/null
+# nerfstudio's ns-render looks for `ffmpeg` on PATH: link the binary of imageio-ffmpeg's wheel beside this Python
+# (the virtualenv's or conda environment's bin), so no system ffmpeg is needed.
+python -c "import imageio_ffmpeg, pathlib, sys; link = pathlib.Path(sys.executable).parent / 'ffmpeg'
+link.exists() or link.symlink_to(imageio_ffmpeg.get_ffmpeg_exe())"

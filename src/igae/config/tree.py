@@ -279,6 +279,18 @@ class AblationConfig:
 
 
 @dataclass(frozen=True)
+class VideosConfig:
+    """``videos``: turntable videos of the IG-AE's latent scenes and of the latent NeRFs (the paper's animation)."""
+
+    frames: int  # cameras around the object, azimuth 0 to 2 pi
+    fps: int
+    elevation_degrees: float  # above the ground plane (the paper's video pose: ~27)
+    radius: float  # camera distance from the object's centre (the paper's: 1.3)
+    depth_resolution: int  # depth maps of the latent scenes are rendered at this size (latents at the AE's)
+    nerf_scenes: Optional[int]  # the first N evaluation scenes get NeRF turntables (null: all; 0: none)
+
+
+@dataclass(frozen=True)
 class Params:
     """The whole resolved ``params.yaml`` (its ``presets`` merged in and dropped)."""
 
@@ -291,6 +303,7 @@ class Params:
     igae: IgaeConfig
     nerf: NerfConfig
     ablation: AblationConfig
+    videos: VideosConfig
 
 
 # ------------------------------------------------------------------------------------------ mapping <-> tree

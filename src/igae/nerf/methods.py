@@ -6,7 +6,8 @@ in latent space, and what it needs to run. :func:`trainer_config` turns one into
 for a target (``latent``: the paper's protocol, 10k latent-supervision + 15k RGB-alignment steps, one whole
 latent view per step; ``rgb``: the same model in RGB with nerfstudio's ray batches, as the baseline).
 The entry points in ``pyproject.toml`` (group ``nerfstudio.method_configs``) point at the
-``MethodSpecification`` objects at the bottom of this module, so ``ns-train latent-nerfacto`` works.
+``MethodSpecification`` objects at the bottom of this module, so ``ns-train latent-nerfacto`` works, and
+``ns-eval`` / ``ns-viewer`` / ``ns-render`` find the method of every run (latent-* and rgb-*).
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib
+import os
+import shutil
+import sys
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable, Dict, Literal, Optional
 
@@ -271,6 +276,17 @@ def _specification(name: str, target: Target) -> MethodSpecification:
         description = f"RGB baseline of latent-{method.name}: {method.description}, same pipeline and evaluation"
     return MethodSpecification(config=trainer_config(method, target), description=description)
 
+
+def put_ffmpeg_on_path() -> None:
+    """``ns-render`` needs ``ffmpeg`` on PATH for videos. The setup links the binary of imageio-ffmpeg's wheel beside
+    this Python (``.venv/bin/ffmpeg``); a tool started by its full path, without the environment activated, does
+    not have that folder on PATH, so it is appended here (nerfstudio loads this module before it checks)."""
+    beside_python = Path(sys.executable).parent / "ffmpeg"
+    if shutil.which("ffmpeg") is None and beside_python.exists():
+        os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), str(beside_python.parent)])
+
+
+put_ffmpeg_on_path()
 
 # The plugin's entry points (pyproject.toml, group nerfstudio.method_configs): one MethodSpecification a method and
 # target space, so that a run's stored method name (latent-tensorf, rgb-tensorf) is one nerfstudio knows.

@@ -167,18 +167,26 @@ def evaluate_nerf(pipeline: LatentPipeline, figure_path: Path) -> Dict[str, Any]
     return {"metrics": mean, "metrics_std": std, "per_view": per_view}
 
 
+def load_finished_run(run_dir: Path) -> LatentPipeline:
+    """The pipeline of a finished run (the folder holding its ``config.yml``) from its newest checkpoint, as
+    nerfstudio's ``ns-eval`` / ``ns-render`` load it, in evaluation mode."""
+    from nerfstudio.utils.eval_utils import eval_setup
+
+    require_lpips_weights("alex")  # loading a run builds torchmetrics' LPIPS, which would otherwise try a download
+    config_path = Path(run_dir) / "config.yml"
+    if not config_path.is_file():
+        raise IgaeError(f"'{config_path}' does not exist (expected a finished igae train-nerf run)")
+    _, pipeline, _, _ = eval_setup(config_path, test_mode="test")
+    pipeline.eval()
+    return pipeline
+
+
 @torch.no_grad()
 def held_out_latents(run_dir: Path, view: int = 0) -> Dict[str, np.ndarray]:
     """Re-render held-out view ``view`` of a finished latent run (the folder holding its ``config.yml``):
     ``encoded`` [h, w, C] the normalised E(x) it was trained on, ``rendered`` [h, w, C] the NeRF's latent render,
     ``decoded`` [H, W, 3] its decoding and ``ground_truth`` [H, W, 3], all float arrays in [0, 1]."""
-    from nerfstudio.utils.eval_utils import eval_setup
-
-    require_lpips_weights("alex")
-    config_path = Path(run_dir) / "config.yml"
-    if not config_path.is_file():
-        raise IgaeError(f"'{config_path}' does not exist (expected a finished igae train-nerf run)")
-    _, pipeline, _, _ = eval_setup(config_path, test_mode="test")
+    pipeline = load_finished_run(run_dir)
     if not pipeline.latent_space.is_latent:
         raise IgaeError(f"'{run_dir}' is an RGB run: it has no latents")
     views = list(pipeline.datamanager.eval_views())

@@ -18,8 +18,8 @@ import importlib
 import os
 import shutil
 import sys
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Dict, Literal, Optional
 
 from nerfstudio.cameras.camera_optimizers import CameraOptimizerConfig

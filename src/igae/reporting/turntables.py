@@ -131,13 +131,13 @@ def latent_scene_frames(
     for scene_id, name in zip(scene_ids, scene_names, strict=True):
         ids = torch.full((orbit.frames,), scene_id, dtype=torch.long, device=device)
 
-        def render(resolution: int) -> dict[str, torch.Tensor]:  # each [F, K, r, r]; 4 frames at a time (memory)
+        def render(resolution: int, ids: torch.Tensor = ids) -> dict[str, torch.Tensor]:  # [F, K, r, r] each
             chunks = [
                 render_latents(
                     triplanes.planes, triplanes.mlp, ids[chunk], cam_to_world[chunk], intrinsics[chunk], resolution,
                     background.to(device), volume,
                 )
-                for chunk in torch.arange(orbit.frames).split(4)
+                for chunk in torch.arange(orbit.frames).split(4)  # 4 frames at a time: memory
             ]  # fmt: skip
             return {key: torch.cat([chunk[key].cpu() for chunk in chunks]) for key in chunks[0]}
 

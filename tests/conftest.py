@@ -163,3 +163,17 @@ def _official_scene_set(root: Path, scenes: dict[str, list[str]], views: int = 6
 def official_scene_set() -> Callable[..., Path]:
     """Writes a scene set in the official IG-AE data layout (``root``, {category: [scene ids]}) and returns it."""
     return _official_scene_set
+
+
+@pytest.fixture(scope="session")
+def micro_scene(tmp_path_factory) -> Path:
+    from nerf_micro import make_micro_scene
+
+    return make_micro_scene(tmp_path_factory.mktemp("scene"))
+
+
+@pytest.fixture(scope="session")
+def micro_autoencoder(tmp_path_factory, micro_scene) -> Path:
+    from nerf_micro import make_micro_autoencoder
+
+    return make_micro_autoencoder(tmp_path_factory.mktemp("ae"), micro_scene)

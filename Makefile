@@ -23,10 +23,10 @@ $(STAMP): pyproject.toml constraints.txt workflow/envs/igae.post-deploy.sh
 run: setup
 	$(VENV)/bin/snakemake --cores $(CORES)
 
-# The SLURM test cluster's Debian packages (best effort: root + apt-get; the SLURM tests skip without them), the
+# The Debian packages of the tests (SLURM test cluster, Chromium; best effort: root + apt-get; their tests skip without them), the
 # import layers (seconds; igae.commands on top, the core at the bottom), then the tests.
 test: setup
-	bash tests/slurm/install-packages.sh
+	bash tests/install-packages.sh
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest
 

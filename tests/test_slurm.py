@@ -4,7 +4,7 @@ The module fixture starts munged, a private mariadbd, slurmdbd (the executor plu
 `sacct`), slurmctld and slurmd in the foreground, every file of theirs (keys, sockets, databases, state, logs)
 in one temp dir and the configuration from the templates in tests/slurm/; the SLURM client tools find it through
 SLURM_CONF. Nothing under /etc is touched and no systemd is needed. The Debian packages are installed
-before pytest runs (tests/slurm/install-packages.sh, from `make test`). Where the cluster cannot be had the test
+before pytest runs (tests/install-packages.sh, from `make test`). Where the cluster cannot be had the test
 is skipped with the precise cause.
 The jobs run on PATH a small srun shim (tests/slurm/srun.in) that hands SLURM_CONF back to the srun which the
 jobstep plugin calls inside each job after removing it.
@@ -65,12 +65,12 @@ def missing_commands() -> list[str]:
 
 
 def ensure_packages() -> None:
-    """Skips, naming what is missing, where the Debian packages are absent: tests/slurm/install-packages.sh
+    """Skips, naming what is missing, where the Debian packages are absent: tests/install-packages.sh
     (which ``make test`` runs first) installs them where it can."""
     if missing := missing_commands():
         pytest.skip(
             f"SLURM test cluster needs {', '.join(missing)} (Debian packages {' '.join(PACKAGES)}); "
-            "tests/slurm/install-packages.sh installs them (root and apt-get)"
+            "tests/install-packages.sh installs them (root and apt-get)"
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -27,7 +26,7 @@ from nerf_micro import NORMALIZER, TINY, micro_settings
 
 BIN = Path(sys.executable).parent
 VIDEOS = VideosConfig(frames=4, fps=10, elevation_degrees=27.0, radius=1.3, depth_resolution=8, nerf_scenes=1)
-RENDER = dataclasses.replace(TINY.render, image_size=32)
+FOCAL = TINY.render.focal
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +103,7 @@ def test_ns_eval_and_ns_render_open_every_run_without_a_system_ffmpeg(runs, tmp_
         )
         pipeline = load_finished_run(folder)
         outputs = pipeline.datamanager.train_dataparser_outputs
-        orbit = Orbit(VIDEOS.frames, VIDEOS.radius, VIDEOS.elevation_degrees, RENDER.focal)
+        orbit = Orbit(VIDEOS.frames, VIDEOS.radius, VIDEOS.elevation_degrees, FOCAL)
         path = nerfstudio_camera_path(
             orbit, 32, outputs.dataparser_transform.numpy(), float(outputs.dataparser_scale), VIDEOS.fps
         )
@@ -135,7 +134,7 @@ def test_a_latent_scene_turntable_is_deterministic(micro_autoencoder, tmp_path):
     made = []
     for attempt in range(2):
         paths = film_latent_scenes(
-            stage, micro_autoencoder, tmp_path / f"turntable{attempt}", videos=VIDEOS, render=RENDER,
+            stage, micro_autoencoder, tmp_path / f"turntable{attempt}", videos=VIDEOS, image_size=32, focal=FOCAL,
             volume=TINY.igae.rendering, scenes=4, latent_channels=4, normalizer=NORMALIZER, title="test",
         )  # fmt: skip
         assert [path.suffix for path in paths] == [".gif", ".mp4", ".png"]
@@ -154,7 +153,7 @@ def test_a_nerf_turntable_films_the_runs_side_by_side_on_the_orbit(runs, tmp_pat
     from nerfstudio.cameras.camera_paths import get_path_from_json
 
     folders = {label: run_dir(metrics) for label, metrics in runs.items()}
-    paths = film_nerf_runs(folders, tmp_path / "scene", videos=VIDEOS, render=RENDER, title="tensorf")
+    paths = film_nerf_runs(folders, tmp_path / "scene", videos=VIDEOS, image_size=32, focal=FOCAL, title="tensorf")
     assert [path.name for path in paths] == ["scene.camera_path.json", "scene.gif", "scene.mp4", "scene.png"]
     path = json.loads(paths[0].read_text())
     cameras = get_path_from_json(path)

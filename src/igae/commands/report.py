@@ -51,7 +51,7 @@ def _report_latents(args: argparse.Namespace) -> None:
 
 
 def _render_turntable(args: argparse.Namespace) -> None:
-    from igae.config.tree import NormalizerConfig, RenderConfig, VideosConfig, VolumeConfig
+    from igae.config.tree import NormalizerConfig, VideosConfig, VolumeConfig
     from igae.reporting.turntables import film_latent_scenes
 
     set_threads(args.threads)
@@ -61,7 +61,8 @@ def _render_turntable(args: argparse.Namespace) -> None:
         args.autoencoder,
         args.out,
         videos=params.get("videos", VideosConfig),
-        render=params.get("render", RenderConfig),
+        image_size=params.get("render.image_size", int),
+        focal=params.get("render.focal", float),
         volume=params.get("igae.rendering", VolumeConfig),
         scenes=params.get("igae.monitor.scenes", int),
         latent_channels=params.get("autoencoder.latent_channels", int),
@@ -74,7 +75,7 @@ def _render_turntable(args: argparse.Namespace) -> None:
 
 
 def _render_nerf_turntable(args: argparse.Namespace) -> None:
-    from igae.config.tree import RenderConfig, VideosConfig
+    from igae.config.tree import VideosConfig
     from igae.reporting.aggregate import read_nerf_record
     from igae.reporting.turntables import film_nerf_runs
 
@@ -85,8 +86,8 @@ def _render_nerf_turntable(args: argparse.Namespace) -> None:
         for label, path in labelled_paths(args.nerf_metrics, "--nerf-metrics").items()
     }
     paths = film_nerf_runs(
-        runs, args.out, videos=params.get("videos", VideosConfig), render=params.get("render", RenderConfig),
-        title=args.title,
+        runs, args.out, videos=params.get("videos", VideosConfig), image_size=params.get("render.image_size", int),
+        focal=params.get("render.focal", float), title=args.title,
     )  # fmt: skip
     for path in paths:
         log.info("wrote %s", path)

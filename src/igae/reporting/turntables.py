@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from igae.autoencoders.model import LatentAutoencoder
 from igae.autoencoders.normalizer import TanhNormalizer
-from igae.config.tree import NormalizerConfig, RenderConfig, VideosConfig, VolumeConfig
+from igae.config.tree import NormalizerConfig, VideosConfig, VolumeConfig
 from igae.data.cameras import opencv_to_opengl, turntable_cameras
 from igae.data.image_sets import to_unit
 from igae.errors import IgaeError
@@ -258,7 +258,8 @@ def film_latent_scenes(
     out: Path,
     *,
     videos: VideosConfig,
-    render: RenderConfig,
+    image_size: int,
+    focal: float,
     volume: VolumeConfig,
     scenes: int,
     latent_channels: int,
@@ -281,18 +282,18 @@ def film_latent_scenes(
     triplanes.planes.to(device).eval()
     triplanes.mlp.to(device).eval()
     tanh = TanhNormalizer.from_config(normalizer)
-    background = latent_background(autoencoder, tanh, render.image_size)
+    background = latent_background(autoencoder, tanh, image_size)
     count = min(scenes, len(names))
-    orbit = Orbit(videos.frames, videos.radius, videos.elevation_degrees, render.focal)
+    orbit = Orbit(videos.frames, videos.radius, videos.elevation_degrees, focal)
     frames = latent_scene_frames(
         triplanes, list(range(count)), names[:count], autoencoder, tanh, background, volume, orbit,
-        render.image_size, videos.depth_resolution, title,
+        image_size, videos.depth_resolution, title,
     )  # fmt: skip
     return write_turntable(frames, out, videos.fps)
 
 
 def film_nerf_runs(
-    run_dirs: dict[str, Path], out: Path, *, videos: VideosConfig, render: RenderConfig, title: str
+    run_dirs: dict[str, Path], out: Path, *, videos: VideosConfig, image_size: int, focal: float, title: str
 ) -> list[Path]:
     """The turntable of one scene from the NeRF runs ``run_dirs`` (column label -> the folder holding a run's
     ``config.yml``), written to ``out``.gif/.mp4/.png, with the orbit as a nerfstudio camera path in
@@ -301,13 +302,13 @@ def film_nerf_runs(
     from igae.io_utils import write_json_atomic
     from igae.nerf.run import load_finished_run
 
-    orbit = Orbit(videos.frames, videos.radius, videos.elevation_degrees, render.focal)
+    orbit = Orbit(videos.frames, videos.radius, videos.elevation_degrees, focal)
     pipelines, path = {}, None
     for label, run_dir in run_dirs.items():
         pipeline = load_finished_run(run_dir)
         outputs = pipeline.datamanager.train_dataparser_outputs
         run_path = nerfstudio_camera_path(
-            orbit, render.image_size, outputs.dataparser_transform.numpy(), float(outputs.dataparser_scale), videos.fps
+            orbit, image_size, outputs.dataparser_transform.numpy(), float(outputs.dataparser_scale), videos.fps
         )
         if path is not None and not np.allclose(
             [frame["camera_to_world"] for frame in run_path["camera_path"]],

@@ -244,3 +244,12 @@ def test_the_viewer_shows_the_decoded_image_in_a_real_browser(runs, tmp_path):
     save(np.concatenate([shown, decoded, pca]).astype(np.uint8), tmp_path / "shown-decoded-pca.png")  # on failure
     versus_decoded, versus_pca = _psnr(shown / 255, decoded / 255), _psnr(shown / 255, pca / 255)
     assert versus_decoded > 20 and versus_decoded > versus_pca + 5, (versus_decoded, versus_pca, tmp_path)
+
+
+def test_filming_a_method_that_is_never_trained_is_a_clear_error():
+    from igae.errors import ConfigError
+    from igae.plan import RunPlan
+
+    params = dataclasses.replace(TINY, videos=dataclasses.replace(TINY.videos, nerf_methods=("kplanes",)))
+    with pytest.raises(ConfigError, match=r"videos.nerf_methods \['kplanes'\]: not in nerf.methods"):
+        RunPlan(params)

@@ -161,12 +161,20 @@ class RunPlan:
             else {}
         )
 
-        filmed = self.eval_scenes[: params.videos.nerf_scenes]
+        videos = params.videos
+        unplanned = sorted(set(videos.nerf_methods or ()) - set(nerf.methods))
+        if unplanned:
+            raise ConfigError(
+                f"videos.nerf_methods {unplanned}: not in nerf.methods {list(nerf.methods)}, so never trained"
+            )
+        filmed = [
+            method for method in self.nerf_methods if videos.nerf_methods is None or method in videos.nerf_methods
+        ]
         #: (method, scene) -> {space: metrics JSON of its run}: one NeRF turntable each.
         self.nerf_turntables: dict[tuple[str, str], dict[str, str]] = {
             (method, scene): {space: nerf_metrics_path(space, method, scene) for space in self.nerf_spaces}
-            for method in self.nerf_methods
-            for scene in filmed
+            for method in filmed
+            for scene in self.eval_scenes[: videos.nerf_scenes]
         }
 
     # ----------------------------------------------------------------------------------------------- runs

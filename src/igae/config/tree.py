@@ -288,6 +288,7 @@ class VideosConfig:
     radius: float  # camera distance from the object's centre (the paper's: 1.3)
     depth_resolution: int  # depth maps of the latent scenes are rendered at this size (latents at the AE's)
     nerf_scenes: Optional[int]  # the first N evaluation scenes get NeRF turntables (null: all; 0: none)
+    nerf_methods: Optional[tuple[str, ...]]  # the methods filmed (null: every method of nerf.methods that runs)
 
 
 @dataclass(frozen=True)

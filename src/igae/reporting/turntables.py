@@ -321,8 +321,6 @@ def film_nerf_runs(
     if path is None:
         raise IgaeError("no NeRF run to film")
     out = Path(out)
-    write_json_atomic(out.with_suffix(".camera_path.json"), path)
-    return [
-        out.with_suffix(".camera_path.json"),
-        *write_turntable(nerf_frames(pipelines, path, title), out, videos.fps),
-    ]
+    videos_written = write_turntable(nerf_frames(pipelines, path, title), out, videos.fps)
+    write_json_atomic(out.with_suffix(".camera_path.json"), path)  # last: a killed job leaves no complete-looking set
+    return [out.with_suffix(".camera_path.json"), *videos_written]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -25,7 +26,9 @@ from igae.training.igae import build_triplane_model, save_triplane_model
 from nerf_micro import NORMALIZER, TINY, micro_settings
 
 BIN = Path(sys.executable).parent
-VIDEOS = VideosConfig(frames=4, fps=10, elevation_degrees=27.0, radius=1.3, depth_resolution=8, nerf_scenes=1)
+VIDEOS = VideosConfig(
+    frames=4, fps=10, elevation_degrees=27.0, radius=1.3, depth_resolution=8, nerf_scenes=1, nerf_methods=None
+)
 FOCAL = TINY.render.focal
 
 

@@ -23,8 +23,8 @@ $(STAMP): pyproject.toml constraints.txt workflow/envs/igae.post-deploy.sh
 run: setup
 	$(VENV)/bin/snakemake --cores $(CORES)
 
-# The Debian packages of the tests (SLURM test cluster, Chromium; best effort: root + apt-get; their tests skip without them), the
-# import layers (seconds; igae.commands on top, the core at the bottom), then the tests.
+# The Debian packages of the tests (the SLURM test cluster, Chromium; best effort: root + apt-get; their tests skip
+# without them), the import layers (seconds; igae.commands on top, the core at the bottom), then the tests.
 test: setup
 	bash tests/install-packages.sh
 	$(VENV)/bin/lint-imports

@@ -27,13 +27,14 @@ def test_each_command_is_traced_from_the_module_that_handles_it():
 
 def test_each_stage_wraps_its_snakemake_target_and_persists_its_outputs(repo):
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
-    assert list(stages) == ["render", "autoencoder", "igae", "nerf", "ablation", "report"]
+    assert list(stages) == ["render", "autoencoder", "igae", "nerf", "ablation", "report", "videos"]
     for name, stage in stages.items():
         assert stage["cmd"] == f"workflow/scripts/dvc-stage {name} $SMK_ARGS"
         assert all(next(iter(out.values()))["persist"] for out in stage["outs"])
         assert {"preset", "presets"} <= set(stage["params"]) and "workflow/rules/common.smk" in stage["deps"]
     assert "src/igae/commands" in stages["render"]["deps"] and "src/igae/nerf/run.py" not in stages["render"]["deps"]
     assert {"results/igae/final", "results/autoencoders/standard"} <= set(stages["nerf"]["deps"])
+    assert {"results/igae", "results/nerf", "src/igae/reporting/turntables.py"} <= set(stages["videos"]["deps"])
 
 
 def changed_stages(project, root) -> set[str]:
@@ -56,9 +57,10 @@ def test_dvc_status_marks_the_stages_that_run_a_changed_file(finished_project, p
         finally:
             path.write_text(original)
 
-    assert touch("src/igae/nerf/run.py") == {"nerf", "ablation", "report"}  # report-latents re-renders runs
+    assert touch("src/igae/nerf/run.py") == {"nerf", "ablation", "report", "videos"}  # re-rendered from runs
     assert touch("src/igae/training/igae.py") == {"igae", "ablation"}
     assert touch("src/igae/reporting/figures.py") == {"report"}
+    assert touch("src/igae/reporting/turntables.py") == {"videos"}
     assert touch("src/igae/commands/report.py") == ALL  # every command imports the whole command line
     assert touch("src/igae/config/tree.py") == ALL
     assert touch("workflow/rules/nerf.smk") == {"nerf", "ablation"}

@@ -40,8 +40,8 @@ COMMAND_MODULES = {
     "report-ablation": "report",
     "report-figures": "report",
     "report-latents": "report",
-    "render-turntable": "report",
-    "render-nerf-turntable": "report",
+    "render-turntable": "videos",
+    "render-nerf-turntable": "videos",
 }
 #: What every ``igae`` command executes besides its handler's imports: the package's ``__init__`` and the whole
 #: command line (``igae.commands`` imports every command module to build its parser).

@@ -14,11 +14,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from igae.commands import autoencoder, bench, data, igae, nerf, report, workflow
+from igae.commands import autoencoder, bench, data, igae, nerf, report, videos, workflow
 from igae.errors import IgaeError
 
 #: The command modules, in pipeline order: each has a ``TITLE`` and ``register(subparsers)``.
-PHASES = (data, autoencoder, igae, nerf, report, bench, workflow)
+PHASES = (data, autoencoder, igae, nerf, report, videos, bench, workflow)
 log = logging.getLogger("igae")
 
 

@@ -1,5 +1,4 @@
-"""Phase 5 commands: the paper's tables and figures from the metrics files of the earlier phases, and the
-turntable videos of the latent scenes and latent NeRFs."""
+"""Phase 5 commands: the paper's tables and figures from the metrics files of the earlier phases."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from igae.commands._common import add_params, add_threads, command_params, labelled_paths, resolve_device, set_threads
+from igae.commands._common import add_threads, labelled_paths, set_threads
 
 TITLE = "report (phase 5)"
 log = logging.getLogger("igae")
@@ -47,49 +46,6 @@ def _report_latents(args: argparse.Namespace) -> None:
     for label, path in labelled_paths(args.nerf_metrics, "--nerf-metrics").items():
         views[label] = held_out_latents(Path(read_nerf_record(path)["run_dir"]), args.view)
     for path in save_figure(latent_channels(views), args.out):
-        log.info("wrote %s", path)
-
-
-def _render_turntable(args: argparse.Namespace) -> None:
-    from igae.config.tree import NormalizerConfig, VideosConfig, VolumeConfig
-    from igae.reporting.turntables import film_latent_scenes
-
-    set_threads(args.threads)
-    params = command_params(args)
-    paths = film_latent_scenes(
-        args.stage_dir,
-        args.autoencoder,
-        args.out,
-        videos=params.get("videos", VideosConfig),
-        image_size=params.get("render.image_size", int),
-        focal=params.get("render.focal", float),
-        volume=params.get("igae.rendering", VolumeConfig),
-        scenes=params.get("igae.monitor.scenes", int),
-        latent_channels=params.get("autoencoder.latent_channels", int),
-        normalizer=params.get("autoencoder.normalizer", NormalizerConfig),
-        title=args.title,
-        device=resolve_device(params.get("autoencoder.device", str)),
-    )
-    for path in paths:
-        log.info("wrote %s", path)
-
-
-def _render_nerf_turntable(args: argparse.Namespace) -> None:
-    from igae.config.tree import VideosConfig
-    from igae.reporting.aggregate import read_nerf_record
-    from igae.reporting.turntables import film_nerf_runs
-
-    set_threads(args.threads)
-    params = command_params(args)
-    runs = {
-        label: Path(read_nerf_record(path)["run_dir"])
-        for label, path in labelled_paths(args.nerf_metrics, "--nerf-metrics").items()
-    }
-    paths = film_nerf_runs(
-        runs, args.out, videos=params.get("videos", VideosConfig), image_size=params.get("render.image_size", int),
-        focal=params.get("render.focal", float), title=args.title,
-    )  # fmt: skip
-    for path in paths:
         log.info("wrote %s", path)
 
 
@@ -138,28 +94,3 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--out", type=Path, required=True, help="path of the figure without suffix (PNG + PDF)")
     add_threads(command)
     command.set_defaults(handler=_report_latents)
-
-    command = commands.add_parser(
-        "render-turntable",
-        help="turntable video (GIF, MP4, PNG) of an IG-AE run's latent scenes: latent channels, decoded RGB, depth",
-    )
-    command.add_argument("--stage-dir", type=Path, required=True, help="an IG-AE output folder (its triplanes.pt)")
-    command.add_argument("--autoencoder", type=Path, required=True, help="the diffusers autoencoder that decodes it")
-    command.add_argument("--title", default="", help="caption above the frames")
-    command.add_argument("--out", type=Path, required=True, help="path of the videos without suffix")
-    add_params(command)
-    add_threads(command)
-    command.set_defaults(handler=_render_turntable)
-
-    command = commands.add_parser(
-        "render-nerf-turntable",
-        help="turntable video (GIF, MP4, PNG, nerfstudio camera path) of NeRF runs of one scene, side by side",
-    )
-    command.add_argument(
-        "--nerf-metrics", nargs="+", required=True, help="label=metrics JSON of a run, e.g. igae=... rgb=..."
-    )
-    command.add_argument("--title", default="", help="caption above the frames")
-    command.add_argument("--out", type=Path, required=True, help="path of the videos without suffix")
-    add_params(command)
-    add_threads(command)
-    command.set_defaults(handler=_render_nerf_turntable)

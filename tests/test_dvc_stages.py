@@ -58,7 +58,7 @@ def test_dvc_status_marks_the_stages_that_run_a_changed_file(finished_project, p
             path.write_text(original)
 
     assert touch("src/igae/nerf/run.py") == {"nerf", "ablation", "report", "videos"}  # re-rendered from runs
-    assert touch("src/igae/training/igae.py") == {"igae", "ablation"}
+    assert touch("src/igae/training/igae.py") == {"igae", "ablation", "videos"}  # turntables load tri-planes
     assert touch("src/igae/reporting/figures.py") == {"report"}
     assert touch("src/igae/reporting/turntables.py") == {"videos"}
     assert touch("src/igae/commands/report.py") == ALL  # every command imports the whole command line

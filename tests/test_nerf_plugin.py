@@ -76,7 +76,8 @@ def test_a_method_registered_in_the_table_is_planned_and_trains(micro_scene, tmp
     monkeypatch.setitem(catalog.METHODS, "tensorf-copy", MethodEntry("a copy", "igae.nerf.methods:tensorf_parts"))
     monkeypatch.setitem(catalog.METHODS, "cuda-copy", MethodEntry("", "igae.nerf.methods:tensorf_parts", "a reason"))
     nerf = dataclasses.replace(TINY.nerf, methods=("tensorf-copy", "cuda-copy"), device="cpu")
-    plan = RunPlan(dataclasses.replace(TINY, nerf=nerf))
+    videos = dataclasses.replace(TINY.videos, nerf_methods=None)  # film whatever trains
+    plan = RunPlan(dataclasses.replace(TINY, nerf=nerf, videos=videos))
     assert plan.nerf_methods == ("tensorf-copy",) and plan.skipped_methods == {"cuda-copy": "a reason"}
     assert "results/metrics/nerf/igae/tensorf-copy/proc-eval-000.json" in plan.nerf_metrics
     record = run_nerf(

@@ -138,6 +138,11 @@ def train_nerf(config: TrainerConfig, threads: Optional[int] = None) -> LatentPi
         shutil.rmtree(base_dir)
     if step_checkpoints(config.get_checkpoint_dir()):
         config.load_dir = config.get_checkpoint_dir()  # ResumableTrainer takes the newest that reads
+    from nerfstudio.utils import writer
+
+    # nerfstudio's event writers are process-global and each trainer adds its own: a second run in one process
+    # (the benchmark, the tests) would also write to the first run's event files, which may be gone by then.
+    writer.EVENT_WRITERS.clear()
     trainer = config.setup(local_rank=0, world_size=1)
     # Loads the autoencoder, the scene and the checkpoint (its RNG states too): bad input fails here, before
     # anything is written.

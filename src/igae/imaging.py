@@ -18,8 +18,7 @@ def comparison_grid(rows: list[torch.Tensor], columns: int = 8) -> Image.Image:
     strips = [torch.cat(list(row[:columns]), dim=-1) for row in rows]  # each [3, H, n*W]
     width = max(strip.shape[-1] for strip in strips)
     grid = torch.cat([torch.nn.functional.pad(s, (0, width - s.shape[-1]), value=1.0) for s in strips], dim=-2)
-    array = (grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-    return Image.fromarray(np.ascontiguousarray(array))
+    return Image.fromarray(to_uint8_frame(grid))
 
 
 def grey_channels(
@@ -39,18 +38,13 @@ def grey_channels(
     return grid.expand(3, -1, -1)
 
 
-def colour_mapped(
-    values: torch.Tensor, low: float, high: float, mask: torch.Tensor | None = None, name: str = "magma"
-) -> torch.Tensor:
-    """A matplotlib colour map (perceptually uniform by default) of ``values`` [h, w] scaled from [low, high],
-    white where ``mask`` [h, w] is False: -> [3, h, w] in [0, 1]."""
+def colour_mapped(values: torch.Tensor, low: float, high: float, name: str = "magma") -> torch.Tensor:
+    """A matplotlib colour map (perceptually uniform by default) of ``values`` [h, w] scaled from [low, high]:
+    -> [3, h, w] in [0, 1]."""
     from matplotlib import colormaps
 
     scaled = ((values - low) / max(high - low, 1e-8)).clamp(0, 1).numpy()
-    image = torch.from_numpy(colormaps[name](scaled)[..., :3]).float().permute(2, 0, 1)
-    if mask is not None:
-        image = torch.where(mask[None], image, torch.ones_like(image))
-    return image
+    return torch.from_numpy(colormaps[name](scaled)[..., :3]).float().permute(2, 0, 1)
 
 
 def labelled(image: torch.Tensor, text: str, height: int = 14) -> torch.Tensor:

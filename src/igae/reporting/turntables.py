@@ -27,14 +27,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from igae.autoencoders.model import LatentAutoencoder
-from igae.autoencoders.normalizer import TanhNormalizer
+from igae.autoencoders.model import LatentAutoencoder, load_autoencoder
+from igae.autoencoders.normalizer import TanhNormalizer, latent_background
 from igae.config.tree import NormalizerConfig, VideosConfig, VolumeConfig
 from igae.data.cameras import opencv_to_opengl, turntable_cameras
 from igae.data.image_sets import to_unit
 from igae.errors import IgaeError
-from igae.imaging import colour_mapped, grey_channels, labelled, to_uint8_frame
-from igae.training.igae import TriplaneModel
+from igae.imaging import colour_mapped, grey_channels, labelled, to_uint8_frame, write_animation
+from igae.io_utils import write_json_atomic, write_png_atomic
+from igae.training.igae import TriplaneModel, load_triplane_model
 from igae.triplanes.renderer import render_latents
 
 GAP = 4  # white pixels between columns
@@ -149,8 +150,8 @@ def latent_scene_frames(
         depth, opacity = geometry["depth"][:, 0], geometry["opacity"][:, 0]  # [F, r, r]
         near_far = _depth_range(depth, opacity)
         unit = to_unit(latent).cpu()  # [F, C, h, w] in [0, 1]
-        low = torch.quantile(unit.transpose(0, 1).flatten(1), 0.01, dim=1)  # [C], over every frame and pixel
-        high = torch.quantile(unit.transpose(0, 1).flatten(1), 0.99, dim=1)
+        per_channel = unit.transpose(0, 1).flatten(1)  # [C, F*h*w]: every frame and pixel
+        low, high = torch.quantile(per_channel, torch.tensor([0.01, 0.99]), dim=1)  # [C] each
         scale = max(1, image_size // (CHANNEL_COLUMNS * latent_size))
         frames = []
         for index in range(orbit.frames):
@@ -238,9 +239,6 @@ def nerf_frames(runs: dict[str, Any], path: dict, title: str) -> list[np.ndarray
 
 def write_turntable(frames: list[np.ndarray], out: Path, fps: int) -> list[Path]:
     """``out``.gif, ``out``.mp4 and ``out``.png (the first frame: for READMEs and reports); returns the paths."""
-    from igae.imaging import write_animation
-    from igae.io_utils import write_png_atomic
-
     out = Path(out)
     paths = [out.with_suffix(".gif"), out.with_suffix(".mp4"), out.with_suffix(".png")]
     write_animation(frames, paths[0], fps)
@@ -269,10 +267,6 @@ def film_latent_scenes(
 ) -> list[Path]:
     """The turntable of the first ``scenes`` latent scenes of an IG-AE run (``stage_dir``: its output folder, with
     ``triplanes.pt``), decoded by the autoencoder at ``autoencoder_dir``; written to ``out``.gif/.mp4/.png."""
-    from igae.autoencoders.model import load_autoencoder
-    from igae.autoencoders.normalizer import latent_background
-    from igae.training.igae import load_triplane_model
-
     path = Path(stage_dir) / "triplanes.pt"
     if not path.is_file():
         raise IgaeError(f"'{path}' does not exist (expected the output folder of an IG-AE stage)")
@@ -299,7 +293,6 @@ def film_nerf_runs(
     ``config.yml``), written to ``out``.gif/.mp4/.png, with the orbit as a nerfstudio camera path in
     ``out``.camera_path.json (for ``ns-render camera-path``). The runs must share their data (one dataparser
     transform), as the runs of one evaluation scene do."""
-    from igae.io_utils import write_json_atomic
     from igae.nerf.run import load_finished_run
 
     orbit = Orbit(videos.frames, videos.radius, videos.elevation_degrees, focal)

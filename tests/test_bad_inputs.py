@@ -274,3 +274,21 @@ save_checkpoint({str(path)!r}, {{"step": 2, "model": torch.zeros(1 << 20)}})
     assert "bytes): File too large; nothing was replaced" in result.stderr
     assert torch.load(path, weights_only=False)["step"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]  # no partial file, no leftover
+
+
+def test_a_study_beyond_the_rendered_scenes_is_one_clear_error(repo):
+    import dataclasses
+
+    from igae.config import load_config
+    from igae.plan import RunPlan
+
+    study = load_config(repo / "params.yaml", "study")
+    assert len(RunPlan(study).study.points) == 5
+    too_many = dataclasses.replace(study.study, scenes=(4, 21))
+    with pytest.raises(ConfigError, match=r"study: points with \[21\] IG-AE scenes, but scenes.igae_train has 20"):
+        RunPlan(dataclasses.replace(study, study=too_many))
+    past_the_end = dataclasses.replace(study.study, first_eval_scene=8)
+    with pytest.raises(
+        ConfigError, match=r"evaluation scenes 8 to 13, but scenes.eval has 12: raise scenes.eval.count"
+    ):
+        RunPlan(dataclasses.replace(study, study=past_the_end))

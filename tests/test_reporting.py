@@ -231,3 +231,32 @@ def test_the_tables_and_figures_include_the_paired_comparison(runs, tmp_path):
     paired = (tmp_path / "t/nerf_paired.csv").read_text().splitlines()
     assert paired[0].startswith("method,comparison,psnr,psnr_low,psnr_high") and len(paired) == 4  # 3 comparisons
     assert tmp_path / "t/nerf_paired.tex" in paths
+
+
+def test_the_scale_study_pairs_each_point_with_the_standard_ae_on_the_same_scenes(tmp_path):
+    from igae.reporting.build import build_study
+
+    gains = {"s2-e1": 0.1, "s4-e1": 0.5, "s4-e3": 1.0}  # IG-AE minus standard AE, the same on every scene
+    records = {}
+    for point, gain in gains.items():
+        scenes, epochs = (int(part[1:]) for part in point.split("-"))
+        records[point] = tmp_path / point / "metrics.json"
+        records[point].parent.mkdir()
+        record = {"scenes": scenes, "epochs": epochs, "steps": 4 * scenes * epochs, "test/render_psnr": 18.0 + gain}
+        records[point].write_text(json.dumps({**record, "real_heldout/ae_psnr": 21.0}))
+        for index in range(3):
+            psnr = 20.0 + index + gain + 0.01 * index
+            write_run(tmp_path / "runs", f"study-{point}", "tensorf", f"s{index}", psnr)
+    for index in range(3):
+        write_run(tmp_path / "runs", "standard", "tensorf", f"s{index}", 20.0 + index)
+    paths = build_study(
+        sorted((tmp_path / "runs").glob("*/*/*.json")), records, (4, 1), tmp_path / "table", tmp_path / "figure"
+    )
+    assert [path.name for path in paths] == ["table.csv", "table.md", "table.tex", "figure.png", "figure.pdf"]
+    lines = (tmp_path / "table.md").read_text().splitlines()
+    assert lines[0].startswith("| Method | IG-AE scenes | stage-2 epochs | stage-2 steps | IG-AE monitor PSNR ↑ |")
+    assert lines[2].startswith("| tensorf | 2 | 1 | 8 | 18.10 | 21.00 | **+0.11 [+")  # t interval over 3 scenes
+    assert lines[4].startswith("| tensorf | 4 | 3 | 48 | 19.00 | 21.00 | **+1.01 [+")
+    (tmp_path / "s4-e3" / "metrics.json").write_text("{}")
+    with pytest.raises(ReportError, match="s4-e3/metrics.json: not the metrics.json of an IG-AE stage-2 run"):
+        build_study(sorted((tmp_path / "runs").glob("*/*/*.json")), records, (4, 1), tmp_path / "t", tmp_path / "f")

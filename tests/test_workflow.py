@@ -109,6 +109,26 @@ def test_ablation_phase_retrains_each_variant_and_reuses_the_igae_as_reference(m
 
 
 @pytest.mark.slow
+def test_the_scale_study_trains_one_igae_per_point_and_pairs_it_with_the_standard_ae(finished_project, project):
+    """The micro preset's study (1 and 2 IG-AE scenes at 1 epoch, 2 scenes at 2 epochs) after the main run: one
+    warm-up per scene count, one stage 2 per point on its first N scenes, and the standard AE's runs reused."""
+    result = project.tool(finished_project, "snakemake", "study_all", "--cores", "2")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    log = result.stdout + result.stderr
+    assert "study_warmup" in log and "nerf_latent" not in log  # the reference runs are the main run's
+    for point, scenes, epochs in (("s1-e1", 1, 1), ("s2-e1", 2, 1), ("s2-e2", 2, 2)):
+        record = json.loads((finished_project / f"results/study/igae/{point}/metrics.json").read_text())
+        assert (record["scenes"], record["epochs"]) == (scenes, epochs)
+    assert sorted(path.name for path in (finished_project / "results/study/igae").glob("warmup-s?")) == [
+        "warmup-s1",
+        "warmup-s2",
+    ]
+    table = (finished_project / "results/study/scale_study.md").read_text().splitlines()
+    assert [row.split(" | ")[1:3] for row in table[2:]] == [["1", "1"], ["2", "1"], ["2", "2"]]
+    assert (finished_project / "results/study/scale_study_gain.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
 def test_a_second_run_has_nothing_to_do_for_snakemake_and_dvc(micro_project, project):
     root, _ = micro_project
     again = project.tool(root, "snakemake", "--cores", "2", "-n")

@@ -38,6 +38,7 @@ COMMAND_MODULES = {
     "train-nerf": "nerf",
     "report-tables": "report",
     "report-ablation": "report",
+    "report-study": "report",
     "report-figures": "report",
     "report-latents": "report",
     "render-turntable": "videos",

@@ -26,6 +26,7 @@ from igae.data.plan import SceneSpec, plan_scenes
 from igae.errors import ConfigError
 from igae.nerf.catalog import runnable_methods
 from igae.reporting import outputs
+from igae.reporting.outputs import STUDY_PREFIX
 from igae.training.ablation import FULL, variant_names
 
 #: The dotted keys of ``params.yaml`` each command reads (its ``--params``), by command name.
@@ -127,6 +128,50 @@ class AblationPlan:
         return (*self.nerf_metrics, *owned)
 
 
+@dataclass(frozen=True)
+class StudyPoint:
+    """One point of the scale study: an IG-AE trained on the first ``scenes`` IG-AE scenes, ``train_epochs``
+    stage-2 epochs."""
+
+    scenes: int
+    train_epochs: int
+
+    @property
+    def name(self) -> str:
+        return f"s{self.scenes}-e{self.train_epochs}"
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """The scale study's runs: its points, their IG-AEs (one warm-up per scene count, shared by the points with
+    that count), and the latent NeRFs each is evaluated with, paired with the standard AE's on the same scenes."""
+
+    points: tuple[StudyPoint, ...]
+    methods: tuple[str, ...]
+    scenes: tuple[str, ...]  # the study's evaluation scenes
+    nerf_metrics: tuple[str, ...]  # every point's latent NeRF metrics
+    reference_metrics: tuple[str, ...]  # the standard AE's runs of the same methods and scenes
+
+    @property
+    def warmup_scene_counts(self) -> tuple[int, ...]:
+        return tuple(sorted({point.scenes for point in self.points}))
+
+    def point(self, name: str) -> StudyPoint:
+        return next(point for point in self.points if point.name == name)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The study's table and figure (each in every format), which need every run above."""
+        return (
+            (
+                *(f"{STUDY_TABLE}.{fmt}" for fmt in outputs.TABLE_FORMATS),
+                *(f"{STUDY_FIGURE}.{fmt}" for fmt in outputs.FIGURE_FORMATS),
+            )
+            if self.points
+            else ()
+        )
+
+
 class RunPlan:
     """Every run of the DAG for one resolved configuration."""
 
@@ -151,6 +196,7 @@ class RunPlan:
             for scene in self.eval_scenes
         )
         self.ablation = self._ablation()
+        self.study = self._study()
         self.latent_figure_method = "tensorf" if "tensorf" in self.nerf_methods else next(iter(self.nerf_methods), None)
         self.latent_figure_runs: dict[str, str] = (
             {
@@ -215,6 +261,50 @@ class RunPlan:
             ),
         )
 
+    def _study(self) -> StudyPlan:
+        config = self.params.study
+        points = tuple(
+            dict.fromkeys(
+                [StudyPoint(scenes, config.base.train_epochs) for scenes in config.scenes]
+                + [StudyPoint(config.base.scenes, epochs) for epochs in config.train_epochs]
+            )
+        )
+        if not points:
+            return StudyPlan((), (), (), (), ())
+        igae_scenes = sum(spec.split == "igae_train" for spec in self.scenes.values())
+        too_many = sorted({point.scenes for point in points if point.scenes > igae_scenes})
+        if too_many:
+            raise ConfigError(
+                f"study: points with {too_many} IG-AE scenes, but scenes.igae_train has {igae_scenes}: raise "
+                f"scenes.igae_train.count or lower study.scenes / study.base.scenes"
+            )
+        last = config.first_eval_scene + config.eval_scenes
+        if last > len(self.eval_scenes):
+            raise ConfigError(
+                f"study: evaluation scenes {config.first_eval_scene} to {last - 1}, but scenes.eval has "
+                f"{len(self.eval_scenes)}: raise scenes.eval.count to at least {last}"
+            )
+        if "standard" not in self.params.nerf.autoencoders:
+            raise ConfigError("study: pairs each point with the standard AE's runs; add standard to nerf.autoencoders")
+        methods = tuple(runnable_methods(list(config.methods or self.params.nerf.methods), self.nerf_on_cuda)[0])
+        if not methods:
+            raise ConfigError(f"study.methods {list(config.methods or [])}: none runs here (every one needs CUDA)")
+        scenes = self.eval_scenes[config.first_eval_scene : last]
+        return StudyPlan(
+            points=points,
+            methods=methods,
+            scenes=scenes,
+            nerf_metrics=tuple(
+                study_nerf_metrics_path(point.name, method, scene)
+                for point in points
+                for method in methods
+                for scene in scenes
+            ),
+            reference_metrics=tuple(
+                nerf_metrics_path("standard", method, scene) for method in methods for scene in scenes
+            ),
+        )
+
     def scene_ids(self, imported: bool) -> list[str]:
         """The planned scenes that are (or are not) imported official scenes."""
         return [scene for scene, spec in self.scenes.items() if spec.imported == imported]
@@ -232,6 +322,14 @@ class RunPlan:
         return self.payload(
             "train-igae-stage", dataclasses.replace(self.params, igae=dataclasses.replace(igae, train=train))
         )
+
+    def study_payload(self, train_epochs: int | None = None) -> str:
+        """``train-igae-stage``'s payload for a study point: ``igae.train.epochs`` set to ``train_epochs`` (None:
+        the warm-up's, which reads only ``igae.warmup``)."""
+        igae = self.params.igae
+        if train_epochs is not None:
+            igae = dataclasses.replace(igae, train=dataclasses.replace(igae.train, epochs=train_epochs))
+        return self.payload("train-igae-stage", dataclasses.replace(self.params, igae=igae))
 
     def resources(self, phase: str) -> Resources:
         """Threads and GPUs of one job of ``phase`` (render, autoencoder, igae, nerf, report)."""
@@ -255,6 +353,7 @@ class RunPlan:
             "skipped_methods": self.skipped_methods,
             "nerf_metrics": list(self.nerf_metrics),
             "ablation": to_plain(dataclasses.asdict(self.ablation)),
+            "study": to_plain(dataclasses.asdict(self.study)),
             "latent_figure_runs": self.latent_figure_runs,
             "nerf_turntables": [turntable_path(method, scene) for method, scene in self.nerf_turntables],
             "resources": {
@@ -276,6 +375,24 @@ class RunPlan:
 def nerf_metrics_path(space: str, method: str, scene: str) -> str:
     """The metrics JSON of one NeRF run (``space``: standard, igae or rgb)."""
     return f"results/metrics/nerf/{space}/{method}/{scene}.json"
+
+
+STUDY_TABLE = "results/study/scale_study"
+STUDY_FIGURE = "results/study/scale_study_gain"
+
+
+def study_igae_path(point: str) -> str:
+    """The stage-2 output of one study point (``s<scenes>-e<epochs>``)."""
+    return f"results/study/igae/{point}"
+
+
+def study_warmup_path(scenes: int) -> str:
+    """The warm-up shared by the study points with ``scenes`` IG-AE scenes."""
+    return f"results/study/igae/warmup-s{scenes}"
+
+
+def study_nerf_metrics_path(point: str, method: str, scene: str) -> str:
+    return f"results/study/metrics/{STUDY_PREFIX}{point}/{method}/{scene}.json"
 
 
 def turntable_path(method: str, scene: str) -> str:

@@ -15,7 +15,7 @@ use rule igae_train as igae_ablation with:
         stage="train",
         config=PLAN.ablation_payload(),
         work_dir="results/ablation/igae/{variant}_training",
-        ablate=ablate_flag,
+        options=ablate_flag,
     priority: PRIORITY["ablation"]
     log:
         "logs/ablation/igae/{variant}.log",

@@ -14,6 +14,7 @@ rule igae_warmup:
     params:
         config=PLAN.payload("train-igae-stage"),
         work_dir=f"{IGAE_WARMUP}_training",
+        options="",
     log:
         "logs/igae/igae_warmup.log",
     benchmark:
@@ -29,7 +30,7 @@ rule igae_warmup:
     shell:
         "igae train-igae-stage --stage warmup --autoencoder {input.autoencoder} --real-images {input.real_images}"
         " --scene-index {input.scene_index} --out {output} --work-dir {params.work_dir} --threads {threads}"
-        " --params {params.config:q} > {log} 2>&1"
+        " --params {params.config:q} {params.options} > {log} 2>&1"
 
 
 rule igae_train:
@@ -44,7 +45,7 @@ rule igae_train:
         stage="train",
         config=PLAN.payload("train-igae-stage"),
         work_dir=f"{IGAE_FINAL}_training",
-        ablate="",
+        options="",  # more train-igae-stage options (the ablation's --ablate, the study's --max-scenes)
     log:
         "logs/igae/igae_train.log",
     benchmark:
@@ -60,7 +61,7 @@ rule igae_train:
     shell:
         "igae train-igae-stage --stage {params.stage} --autoencoder {input.autoencoder} --init {input.warmup}"
         " --real-images {input.real_images} --scene-index {input.scene_index} --out {output}"
-        " --work-dir {params.work_dir} --threads {threads} --params {params.config:q} {params.ablate} > {log} 2>&1"
+        " --work-dir {params.work_dir} --threads {threads} --params {params.config:q} {params.options} > {log} 2>&1"
 
 
 # The baseline of the paper's claim: the latent scenes trained as long again, on the frozen standard AE.
@@ -71,7 +72,7 @@ use rule igae_train as igae_control with:
         stage="control",
         config=PLAN.payload("train-igae-stage"),
         work_dir="results/igae/control_training",
-        ablate="",
+        options="",
     priority: 0
     log:
         "logs/igae/igae_control.log",

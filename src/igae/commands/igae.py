@@ -29,6 +29,7 @@ def _train_igae_stage(args: argparse.Namespace) -> None:
         device=resolve_device(params.get("autoencoder.device", str)),
         init=args.init,
         ablate=args.ablate,
+        max_scenes=args.max_scenes,
     )
 
 
@@ -50,6 +51,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--work-dir", type=Path, required=True, help="checkpoint, metrics.csv, TensorBoard")
     command.add_argument(
         "--ablate", choices=list(ABLATION_TERMS), default=None, help="loss ablation: train stage 2 without this term"
+    )
+    command.add_argument(
+        "--max-scenes",
+        type=int,
+        default=None,
+        help="train on the first N igae_train scenes of the index only (the scale study; default: all)",
     )
     add_params(command)
     add_threads(command)

@@ -28,6 +28,14 @@ def _report_ablation(args: argparse.Namespace) -> None:
         log.info("wrote %s", path)
 
 
+def _report_study(args: argparse.Namespace) -> None:
+    from igae.reporting.build import build_study
+
+    records = labelled_paths(args.igae_metrics, "--igae-metrics")
+    for path in build_study(args.nerf_metrics, records, (args.base_scenes, args.base_epochs), args.table, args.figure):
+        log.info("wrote %s", path)
+
+
 def _report_figures(args: argparse.Namespace) -> None:
     from igae.reporting.build import build_figures
 
@@ -76,6 +84,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     command.add_argument("--out", type=Path, required=True, help="path of the tables without suffix")
     command.set_defaults(handler=_report_ablation)
+
+    command = commands.add_parser("report-study", help="the scale study's table and figure")
+    command.add_argument(
+        "--nerf-metrics",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="<space>/<method>/<scene>.json, <space> = study-<point> or standard (the reference, same scenes)",
+    )
+    command.add_argument(
+        "--igae-metrics", nargs="+", required=True, help="point=its stage-2 metrics.json, e.g. s10-e3=..."
+    )
+    command.add_argument("--base-scenes", type=int, required=True, help="IG-AE scenes of the stage-2-epochs sweep")
+    command.add_argument("--base-epochs", type=int, required=True, help="stage-2 epochs of the IG-AE scenes sweep")
+    command.add_argument("--table", type=Path, required=True, help="path of the table without suffix")
+    command.add_argument("--figure", type=Path, required=True, help="path of the figure without suffix")
+    command.set_defaults(handler=_report_study)
 
     command = commands.add_parser("report-figures", help="the paper's figures (PNG and PDF) from the results")
     command.add_argument("--nerf-metrics", type=Path, nargs="+", required=True, help="<space>/<method>/<scene>.json")

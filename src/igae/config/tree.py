@@ -292,6 +292,28 @@ class VideosConfig:
 
 
 @dataclass(frozen=True)
+class StudyBaseConfig:
+    """``study.base``: the point both sweeps of the scale study pass through."""
+
+    scenes: int  # IG-AE scenes of the stage-2-epochs sweep
+    train_epochs: int  # stage-2 epochs of the scenes sweep
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """``study``: the IG-AE's paired gain over the standard AE as a function of scale (number of IG-AE scenes,
+    stage-2 epochs), each point an IG-AE trained from scratch and evaluated with latent NeRFs on validation
+    scenes that no preset reports."""
+
+    scenes: tuple[int, ...]  # IG-AE scene counts, the first N of scenes.igae_train, at base.train_epochs ([]: off)
+    train_epochs: tuple[int, ...]  # stage-2 epochs, at base.scenes
+    base: StudyBaseConfig
+    methods: Optional[tuple[str, ...]]  # latent NeRF methods (null: nerf.methods)
+    first_eval_scene: int  # the study's scenes are the evaluation scenes from this index on
+    eval_scenes: int  # how many
+
+
+@dataclass(frozen=True)
 class Params:
     """The whole resolved ``params.yaml`` (its ``presets`` merged in and dropped)."""
 
@@ -305,6 +327,7 @@ class Params:
     nerf: NerfConfig
     ablation: AblationConfig
     videos: VideosConfig
+    study: StudyConfig
 
 
 # ------------------------------------------------------------------------------------------ mapping <-> tree

@@ -8,12 +8,14 @@ silently over fewer scenes than others have: a (method, space) that lacks a scen
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
 from igae.errors import ConfigError, IgaeError
+from igae.reporting.outputs import STUDY_PREFIX
 from igae.training.ablation import ABLATION_TERMS, FULL, variant_names, variant_term
 
 SPACES = ("standard", "igae", "rgb")
@@ -21,6 +23,8 @@ SPACES = ("standard", "igae", "rgb")
 ABLATION_PREFIX = "ablation-"
 #: Rows of the ablation table: the standard AE (reference), then the variants in ABLATION_TERMS order.
 ABLATION_ROWS = ("standard", *variant_names(ABLATION_TERMS))
+#: Latent spaces of the scale study's IG-AEs, one per point.
+STUDY_SPACE = re.compile(rf"{STUDY_PREFIX}s[0-9]+-e[0-9]+")
 SPACE_LABELS = {"standard": "standard AE", "igae": "IG-AE", "rgb": "RGB"}
 QUALITY_METRICS = ("psnr", "ssim", "lpips")
 #: Decoded quality at the end of latent supervision (stage 1, before RGB alignment fine-tunes the decoder).
@@ -57,9 +61,10 @@ def run_key(path: Path) -> tuple[str, str, str]:
     """(space, method, scene) of a run's file ``.../<space>/<method>/<scene>.<ext>`` (metrics or views strip)."""
     path = Path(path)
     space = path.parent.parent.name
-    if space not in SPACES and _ablation_variant(space) is None:
+    if space not in SPACES and _ablation_variant(space) is None and not STUDY_SPACE.fullmatch(space):
         raise ReportError(
-            f"{path}: unknown space '{space}' (expected one of {', '.join(SPACES)} or {ABLATION_PREFIX}<variant>)"
+            f"{path}: unknown space '{space}' (expected one of {', '.join(SPACES)}, {ABLATION_PREFIX}<variant> or "
+            f"{STUDY_PREFIX}s<scenes>-e<epochs>)"
         )
     return space, path.parent.name, path.stem
 

@@ -7,6 +7,7 @@
   with its 95% interval, for each comparison of spaces;
 * :func:`speed_quality_scatter`: render time per image (log scale) against PSNR, every run;
 * :func:`igae_curves`: IG-AE training curves (losses and held-out PSNRs per step) of both stages;
+* :func:`study_gain`: the scale study, the IG-AE's paired gain per method against IG-AE scenes and stage-2 steps;
 * :func:`latent_channels`: the channels of an encoded held-out view and of the latent NeRF's render of it, per
   autoencoder (re-rendered from the runs' checkpoints by ``igae report-latents``).
 """
@@ -179,6 +180,53 @@ def igae_curves(stage_logs: Mapping[str, Path], columns: Sequence[str]) -> plt.F
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)
     axes[0].legend()
+    return figure
+
+
+def study_gain(table: pd.DataFrame, base_scenes: int, base_epochs: int) -> plt.Figure:
+    """The scale study (:func:`igae.reporting.statistics.study_table`): per method, the IG-AE minus standard-AE
+    paired difference with its 95% interval, decoded PSNR at the end of each NeRF stage (top) and latent PSNR
+    (bottom), against the number of IG-AE scenes (at ``base_epochs`` stage-2 epochs, left) and against stage-2
+    steps (at ``base_scenes`` scenes, right)."""
+    points = table.reset_index()
+    sweeps = (
+        ("IG-AE scenes", "igae_scenes", points[points["train_epochs"] == base_epochs], f"{base_epochs} stage-2 epochs"),
+        ("stage-2 steps", "steps", points[points["igae_scenes"] == base_scenes], f"{base_scenes} IG-AE scenes"),
+    )
+    rows = (
+        (("psnr", "-", "after RGB alignment"), ("stage1_psnr", "--", "after latent supervision")),
+        (("latent_psnr", "-", "latent"),),
+    )
+    figure, axes = plt.subplots(2, 2, figsize=(10, 7), sharey="row")
+    methods = list(dict.fromkeys(points["method"]))
+    for column, (label, x, sweep, fixed) in enumerate(sweeps):
+        for row, curves in enumerate(rows):
+            axis = axes[row, column]
+            for index, method in enumerate(methods):
+                runs = sweep[sweep["method"] == method].sort_values(x)
+                for metric, style, stage in curves:
+                    low, high = runs[f"{metric}_low"], runs[f"{metric}_high"]
+                    error = None if low.isna().all() else [runs[metric] - low, high - runs[metric]]
+                    axis.errorbar(runs[x] + (index - (len(methods) - 1) / 2) * 0.01 * runs[x], runs[metric],
+                                  yerr=error, fmt=f"o{style}", color=f"C{index}", capsize=3,
+                                  label=f"{method}, {stage}")  # fmt: skip
+            axis.axhline(0.0, color="black", linewidth=0.8)
+            axis.set_xscale("log")
+            axis.set_xticks(sorted(set(sweep[x])), [str(int(v)) for v in sorted(set(sweep[x]))])
+            axis.minorticks_off()
+            axis.set_xlabel(f"{label} ({fixed})")
+            axis.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("IG-AE − standard AE: decoded PSNR (dB)")
+    axes[1, 0].set_ylabel("IG-AE − standard AE: latent PSNR (dB)")
+    for row in range(2):
+        axes[row, 1].legend(fontsize=7)
+    scenes = ", ".join(str(int(n)) for n in sorted(set(points["scenes"])))
+    intervals = ", ".join(sorted(set(points["interval"])))
+    figure.suptitle(
+        f"Scale study: paired gain per method, mean and 95% CI over {scenes} evaluation scenes ({intervals})",
+        fontsize=10,
+    )
+    figure.tight_layout()
     return figure
 
 

@@ -16,3 +16,5 @@ ABLATION_TABLE = "loss_ablation"
 FIGURES = ("nerf_psnr", "nerf_paired_differences", "nerf_speed_quality", "igae_training_curves")
 QUALITATIVE = "qualitative"
 FIGURE_FORMATS = ("png", "pdf")
+#: Latent spaces of the scale study's IG-AEs: ``study-s<scenes>-e<epochs>`` (``igae report-study``).
+STUDY_PREFIX = "study-"

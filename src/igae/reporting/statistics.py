@@ -11,13 +11,16 @@ instead, which is honest about few scenes by being wide. With one scene there is
 
 from __future__ import annotations
 
+import json
 import warnings
-from typing import Sequence
+from pathlib import Path
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from igae.reporting.aggregate import QUALITY_METRICS, check_complete
+from igae.reporting.aggregate import QUALITY_METRICS, ReportError, check_complete
+from igae.reporting.outputs import STUDY_PREFIX
 
 #: The paired table's metrics: decoded quality at the end, then where the IG-AE's gain appears (decoded at the end
 #: of latent supervision, and in latent space); the last two exist for latent spaces only.
@@ -110,3 +113,40 @@ def paired_table(differences: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index = pd.MultiIndex.from_tuples(list(rows), names=["method", "comparison"])
     return table
+
+
+#: The scale study's columns besides the paired differences: the point's stage-2 steps, and the IG-AE's own
+#: monitoring (decoded renders of held-out views of its training scenes; real held-out reconstruction), which
+#: are what settings may be chosen on (the study's evaluation scenes are reported, not tuned on).
+STUDY_POINT_FIELDS = {
+    "steps": "steps",
+    "monitor_render_psnr": "test/render_psnr",
+    "real_ae_psnr": "real_heldout/ae_psnr",
+}
+
+
+def study_table(tidy: pd.DataFrame, igae_records: Mapping[str, Path]) -> pd.DataFrame:
+    """The scale study: rows (method, IG-AE scenes, stage-2 epochs), the paired IG-AE minus standard-AE differences
+    of :func:`paired_table` on the study's scenes (columns ``<metric>``, ``_low``, ``_high``, ``scenes``,
+    ``interval``) and :data:`STUDY_POINT_FIELDS` from the point's stage-2 record.
+
+    ``tidy`` holds the runs of spaces ``study-<point>`` and ``standard``; ``igae_records`` maps each point to its
+    stage-2 ``metrics.json`` (which holds its scene count and epochs)."""
+    rows = []
+    for point, path in igae_records.items():
+        try:
+            record = json.loads(Path(path).read_text())
+            fields = {name: record[key] for name, key in STUDY_POINT_FIELDS.items()}
+            scenes, epochs = int(record["scenes"]), int(record["epochs"])
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ReportError(f"{path}: not the metrics.json of an IG-AE stage-2 run ({error})") from None
+        space = f"{STUDY_PREFIX}{point}"
+        runs = tidy[tidy["space"].isin((space, "standard"))]
+        if space not in set(runs["space"]):
+            raise ReportError(f"no NeRF runs of study point {point} (space {space})")
+        paired = paired_table(paired_differences(runs.replace({"space": {space: "igae"}})))
+        for method, row in paired.xs("igae-standard", level="comparison").iterrows():
+            rows.append({"method": method, "igae_scenes": scenes, "train_epochs": epochs, **fields, **row})
+    if not rows:
+        raise ReportError("no study points given")
+    return pd.DataFrame(rows).set_index(["method", "igae_scenes", "train_epochs"]).sort_index()

@@ -22,7 +22,7 @@ from igae.training.ablation import ABLATION_TERMS, variant_label, variant_names
 DIGITS = {"psnr": 2, "latent_psnr": 2, "autoencoder_psnr": 2, "train_seconds": 1, "train_iterations_per_second": 2,
           "render_seconds_per_image": 4, "train_speedup": 2, "render_speedup": 1,
           "autoencoder_real_heldout_psnr": 2, "autoencoder_rendered_heldout_psnr": 2, "scenes": 0,
-          "stage1_psnr": 2}  # fmt: skip
+          "stage1_psnr": 2, "steps": 0, "monitor_render_psnr": 2, "real_ae_psnr": 2}  # fmt: skip
 HEADERS = {
     "psnr": ("PSNR ↑", r"PSNR $\uparrow$"),
     "ssim": ("SSIM ↑", r"SSIM $\uparrow$"),
@@ -40,10 +40,14 @@ HEADERS = {
     "stage1_lpips": ("LPIPS stage 1 ↓", r"LPIPS stage 1 $\downarrow$"),
     "latent_psnr": ("latent PSNR ↑", r"latent PSNR $\uparrow$"),
     "autoencoder_psnr": ("AE ceiling PSNR ↑", r"AE ceiling PSNR $\uparrow$"),
+    "steps": ("stage-2 steps", "stage-2 steps"),
+    "monitor_render_psnr": ("IG-AE monitor PSNR ↑", r"IG-AE monitor PSNR $\uparrow$"),
+    "real_ae_psnr": ("AE PSNR real ↑", r"AE PSNR real $\uparrow$"),
 }
 INDEX_HEADERS = {
     "method": "Method", "space": "Space", "image_set": "Images", "autoencoder": "Autoencoder",
     "variant": "Autoencoder", "dataset": "Dataset", "comparison": "Paired difference",
+    "igae_scenes": "IG-AE scenes", "train_epochs": "stage-2 epochs",
 }  # fmt: skip
 LABELS = {
     **SPACE_LABELS,

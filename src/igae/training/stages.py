@@ -65,9 +65,11 @@ def run_stage(
     device: str,
     init: Path | None = None,
     ablate: str | None = None,
+    max_scenes: int | None = None,
 ) -> dict:
     """Train one IG-AE run from the standard AE at ``autoencoder_dir`` (the tri-planes from ``init``'s, a stage
-    output, or new), write its output folder ``out`` and return its record."""
+    output, or new) on the first ``max_scenes`` IG-AE scenes (None: all), write its output folder ``out`` and
+    return its record."""
     from igae.autoencoders.model import load_autoencoder
     from igae.autoencoders.normalizer import TanhNormalizer
     from igae.data.image_sets import load_images, real_image_paths
@@ -76,7 +78,14 @@ def run_stage(
 
     settings = stage_config(igae, stage, ablate)
     autoencoder = load_autoencoder(autoencoder_dir, expected_channels=latent_channels, device=device)
-    train_views = load_posed_views(scene_index, "igae_train", "train")
+    if max_scenes is not None and max_scenes < 1:
+        raise IgaeError(f"max_scenes is {max_scenes}: train on at least one scene")
+    train_views = load_posed_views(scene_index, "igae_train", "train", max_scenes)
+    if max_scenes is not None and len(train_views.scenes) < max_scenes:
+        raise IgaeError(
+            f"asked for {max_scenes} IG-AE scenes, but '{scene_index}' lists only {len(train_views.scenes)} igae_train"
+            " scenes"
+        )
     monitored, per_scene = igae.monitor.scenes, igae.monitor.views
     monitor_sets = {
         "train": train_views.first_views_per_scene(per_scene, monitored),
@@ -111,6 +120,7 @@ def run_stage(
         precision=igae.precision,
     )
     record["ablated_term"] = ablate
+    record["scenes"] = len(train_views.scenes)
     if init is not None and (init / "metrics.json").is_file():
         record["versus_init"] = training.compare_records(json.loads((init / "metrics.json").read_text()), record)
         log.info("versus %s: %s", init, record["versus_init"])

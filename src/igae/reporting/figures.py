@@ -223,7 +223,7 @@ def study_gain(table: pd.DataFrame, base_scenes: int, base_epochs: int) -> plt.F
     scenes = ", ".join(str(int(n)) for n in sorted(set(points["scenes"])))
     intervals = ", ".join(sorted(set(points["interval"])))
     figure.suptitle(
-        f"Scale study: paired gain per method, mean and 95% CI over {scenes} evaluation scenes ({intervals})",
+        f"Scale study: paired gain per method, mean and 95% CI over {scenes} evaluation scenes (interval: {intervals})",
         fontsize=10,
     )
     figure.tight_layout()

@@ -323,12 +323,11 @@ class RunPlan:
             "train-igae-stage", dataclasses.replace(self.params, igae=dataclasses.replace(igae, train=train))
         )
 
-    def study_payload(self, train_epochs: int | None = None) -> str:
-        """``train-igae-stage``'s payload for a study point: ``igae.train.epochs`` set to ``train_epochs`` (None:
-        the warm-up's, which reads only ``igae.warmup``)."""
+    def study_payload(self, train_epochs: int) -> str:
+        """``train-igae-stage``'s payload for a study point's stage 2: ``igae.train.epochs`` set to ``train_epochs``
+        (the warm-ups take the plain payload: they read only ``igae.warmup``)."""
         igae = self.params.igae
-        if train_epochs is not None:
-            igae = dataclasses.replace(igae, train=dataclasses.replace(igae.train, epochs=train_epochs))
+        igae = dataclasses.replace(igae, train=dataclasses.replace(igae.train, epochs=train_epochs))
         return self.payload("train-igae-stage", dataclasses.replace(self.params, igae=igae))
 
     def resources(self, phase: str) -> Resources:
@@ -382,16 +381,17 @@ STUDY_FIGURE = "results/study/scale_study_gain"
 
 
 def study_igae_path(point: str) -> str:
-    """The stage-2 output of one study point (``s<scenes>-e<epochs>``)."""
+    """The stage-2 output of one study point (``s<scenes>-e<epochs>``, or a wildcard)."""
     return f"results/study/igae/{point}"
 
 
-def study_warmup_path(scenes: int) -> str:
-    """The warm-up shared by the study points with ``scenes`` IG-AE scenes."""
+def study_warmup_path(scenes: int | str) -> str:
+    """The warm-up shared by the study points with ``scenes`` IG-AE scenes (or a wildcard, ``"{study_scenes}"``)."""
     return f"results/study/igae/warmup-s{scenes}"
 
 
 def study_nerf_metrics_path(point: str, method: str, scene: str) -> str:
+    """The metrics JSON of one latent NeRF run of a study point (arguments may be wildcards)."""
     return f"results/study/metrics/{STUDY_PREFIX}{point}/{method}/{scene}.json"
 
 

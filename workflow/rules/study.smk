@@ -2,8 +2,7 @@
 # IG-AE per point s<scenes>-e<epochs>, trained from scratch on the first <scenes> IG-AE scenes (one warm-up per
 # scene count, shared), evaluated with latent NeRFs on the study's evaluation scenes and paired with the standard
 # AE's runs on the same scenes. Which points, methods and scenes: PLAN.study.
-from igae.plan import STUDY_FIGURE, STUDY_TABLE, study_igae_path, study_warmup_path
-from igae.reporting.outputs import STUDY_PREFIX
+from igae.plan import STUDY_FIGURE, STUDY_TABLE, study_igae_path, study_nerf_metrics_path, study_warmup_path
 
 STUDY = PLAN.study
 STUDY_BASE = PLAN.params.study.base
@@ -16,10 +15,10 @@ wildcard_constraints:
 
 use rule igae_warmup as study_warmup with:
     output:
-        directory("results/study/igae/warmup-s{study_scenes}"),
+        directory(study_warmup_path("{study_scenes}")),
     params:
-        config=PLAN.study_payload(),
-        work_dir="results/study/igae/warmup-s{study_scenes}_training",
+        config=PLAN.payload("train-igae-stage"),
+        work_dir=study_warmup_path("{study_scenes}") + "_training",
         options="--max-scenes {study_scenes}",
     priority: PRIORITY["igae_warmup"]
     log:
@@ -35,11 +34,11 @@ use rule igae_train as study_train with:
         real_images="results/real_images",
         scene_index="results/renders/index.json",
     output:
-        directory("results/study/igae/{point}"),
+        directory(study_igae_path("{point}")),
     params:
         stage="train",
         config=lambda wildcards: PLAN.study_payload(STUDY.point(wildcards.point).train_epochs),
-        work_dir="results/study/igae/{point}_training",
+        work_dir=study_igae_path("{point}") + "_training",
         options=lambda wildcards: f"--max-scenes {STUDY.point(wildcards.point).scenes}",
     priority: PRIORITY["igae_train"]
     log:
@@ -52,9 +51,9 @@ use rule igae_train as study_train with:
 use rule nerf_latent as nerf_study with:
     input:
         scene="results/renders/{scene}",
-        autoencoder="results/study/igae/{point}",
+        autoencoder=study_igae_path("{point}"),
     output:
-        metrics=f"results/study/metrics/{STUDY_PREFIX}{{point}}/{{method}}/{{scene}}.json",
+        metrics=study_nerf_metrics_path("{point}", "{method}", "{scene}"),
         figure="results/study/figures/nerf/{point}/{method}/{scene}.png",
     params:
         autoencoder=lambda wildcards, input: os.path.join(input.autoencoder, "autoencoder"),

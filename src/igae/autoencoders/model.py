@@ -109,18 +109,37 @@ class LatentAutoencoder(torch.nn.Module):
         return self.model.encode(images).latent_dist
 
     def encode(
-        self, images: torch.Tensor, *, sample: bool = True, generator: torch.Generator | None = None
+        self,
+        images: torch.Tensor,
+        *,
+        sample: bool = True,
+        generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``images`` [B, 3, H, W] in [-1, 1] -> latents [B, C, H/f, W/f].
 
-        ``sample=True`` draws from the posterior (what IG-AE and latent-nerfstudio use as pseudo ground truth);
-        ``sample=False`` takes its mean. Deterministic autoencoders ignore ``sample``.
+        ``sample=True`` draws from the posterior (what IG-AE and latent-nerfstudio use as pseudo ground truth):
+        ``mean + std * noise``, ``noise`` [B, C, H/f, W/f] standard normal (:meth:`posterior_noise`) or drawn from
+        ``generator``; ``sample=False`` takes its mean. Deterministic autoencoders ignore ``sample``.
         """
         if not self.is_variational:
             self._check_images(images)
             return self.model.encode(images).latents
         posterior = self.posterior(images)
-        return posterior.sample(generator=generator) if sample else posterior.mode()
+        if not sample:
+            return posterior.mode()
+        if noise is None:
+            noise = self.posterior_noise(len(images), images.shape[-2], images.shape[-1], generator)
+        return posterior.mean + posterior.std * noise.to(posterior.mean.dtype)
+
+    def posterior_noise(
+        self, count: int, height: int, width: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Standard normal noise [count, C, height/f, width/f] for sampling the posteriors of ``count`` images
+        (float32, drawn as diffusers' ``DiagonalGaussianDistribution.sample`` draws it)."""
+        factor = self.downsampling_factor
+        shape = (count, self.latent_channels, height // factor, width // factor)
+        return torch.randn(shape, generator=generator, device=self.device, dtype=torch.float32)
 
     def decode(self, latents: torch.Tensor, *, clamp: bool = True) -> torch.Tensor:
         """latents [B, C, h, w] -> images [B, 3, h*f, w*f] in [-1, 1] (clamped unless ``clamp=False``)."""

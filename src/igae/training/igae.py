@@ -40,7 +40,8 @@ from igae.hardware import autocast_context, autocast_dtype
 from igae.imaging import comparison_grid
 from igae.io_utils import atomic_directory, write_bytes_atomic, write_json_atomic, write_png_atomic
 from igae.monitor import TrainingMonitor
-from igae.triplanes.renderer import render_latents
+from igae.training.distributed import BatchShare, global_total_variation
+from igae.triplanes.renderer import RenderNoise, draw_render_noise, render_latents
 from igae.triplanes.triplane import TinyMLP, TriPlanes, total_variation
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,12 @@ def build_triplane_model(count: int, channels: int, settings: TriplaneConfig, se
     return TriplaneModel(planes, TinyMLP(settings.features, settings.hidden, channels))
 
 
-class IgaeObjective:
-    """The IG-AE losses on one batch; returns the weighted total and each term (only the active ones)."""
+class IgaeObjective(torch.nn.Module):
+    """The IG-AE losses on one batch; returns the weighted total and each term (only the active ones).
+
+    A module holding what is replicated across the processes of a distributed run, the autoencoder and the
+    shared MLP (and the frozen LPIPS network), so that ``DistributedDataParallel`` can wrap it; the tri-planes
+    are not its parameters (they are sharded by scene): the views' planes are gathered from ``triplanes``."""
 
     def __init__(
         self,
@@ -81,17 +86,30 @@ class IgaeObjective:
         weights: LossWeightsConfig,
         generator: torch.Generator,
     ):
-        self.autoencoder, self.triplanes, self.normalizer = autoencoder, triplanes, normalizer
-        self.volume, self.background, self.weights, self.generator = volume, background, weights, generator
+        super().__init__()
+        self.autoencoder, self.mlp = autoencoder, triplanes.mlp
         self.lpips = build_lpips("alex").to(autoencoder.device) if weights.ae_real_lpips > 0 else None
+        self.__dict__["triplanes"] = triplanes  # not a submodule: its planes stay outside DDP
+        self.normalizer, self.volume, self.background = normalizer, volume, background
+        self.weights, self.generator = weights, generator
 
-    def render(self, views: PosedViews, resolution: int, scene_planes: torch.Tensor | None = None) -> torch.Tensor:
+    def render(
+        self,
+        views: PosedViews,
+        resolution: int,
+        scene_planes: torch.Tensor | None = None,
+        *,
+        noise: RenderNoise | None = None,
+        triplanes: TriplaneModel | None = None,
+    ) -> torch.Tensor:
         """Normalised latent renders [B, C, r, r] in [-1, 1] of the views' scenes and poses (``scene_planes``: the
-        views' tri-planes [B, 3, F, R, R] when the caller has gathered them already)."""
+        views' tri-planes [B, 3, F, R, R] when the caller has gathered them already; ``triplanes``: the scenes to
+        render, default the objective's)."""
         device = self.autoencoder.device
+        triplanes = triplanes or self.triplanes
         out = render_latents(
-            self.triplanes.planes,
-            self.triplanes.mlp,
+            triplanes.planes,
+            triplanes.mlp,
             views.scene_ids.to(device),
             views.cam_to_world.to(device),
             views.intrinsics.to(device),
@@ -100,12 +118,24 @@ class IgaeObjective:
             self.volume,
             self.generator,
             scene_planes=scene_planes,
+            noise=noise,
         )
         return out["latent"].clamp(-1.0, 1.0)
 
-    def __call__(self, views: PosedViews, real: torch.Tensor | None, targets: torch.Tensor | None = None):
+    def forward(
+        self,
+        views: PosedViews,
+        real: torch.Tensor | None,
+        targets: torch.Tensor | None = None,
+        share: BatchShare | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """``views``: a batch of posed synthetic views; ``real``: uint8 real images or None; ``targets``: cached
-        normalised latents of the views (frozen encoder) or None to encode now (posterior sample).
+        normalised latents of the views (frozen encoder) or None to encode now (posterior sample); ``share``:
+        where these are in the global batch of a distributed run (None: they are the whole batch).
+
+        Returns the loss to back-propagate and the terms, each this process's share of the global term
+        (:mod:`igae.training.distributed`: the shares of all processes sum to the one-process values; with W
+        processes the loss is W x the weighted sum of the shares, as DDP averages gradients).
 
         The step's autoencoder work runs as one encoder pass (synthetic views and real images together) and one
         decoder pass (decoded renders, synthetic and real reconstructions together): the same per-image results
@@ -113,42 +143,89 @@ class IgaeObjective:
         separate calls (tiny scale, 6 alternated steps: 9.93 vs 9.64 s median). The views' tri-planes are
         gathered once, for the renderer's two passes and the TV term."""
         w, device = self.weights, self.autoencoder.device
+        share = share or BatchShare.whole(len(views), 0 if real is None else len(real))
         images = to_signed(views.images).to(device)  # [B, 3, H, W]
-        use_real = real is not None and (w.ae_real_mse > 0 or w.ae_real_lpips > 0 or w.real_latent_tv > 0)
+        use_real = share.real > 0 and (w.ae_real_mse > 0 or w.ae_real_lpips > 0 or w.real_latent_tv > 0)
         real_images = to_signed(real).to(device) if use_real else None  # [b, 3, H, W]
         encode_views = targets is None or w.ae_synthetic > 0
         # posterior samples [B, C, h, w], [b, C, h, w] (or None)
-        latents, real_latents = _split_like([images if encode_views else None, real_images], self.autoencoder.encode)
-        if targets is None:
+        latents, real_latents = self._encode(images if encode_views else None, real_images, share)
+        if targets is None and latents is not None:
             targets = self.normalizer.normalize(latents)
-        scene_planes = self.triplanes.planes.planes[views.scene_ids.to(device)]  # [B, 3, F, R, R]
-        rendered = self.render(views, targets.shape[-1], scene_planes)
+        resolution = images.shape[-1] // self.autoencoder.downsampling_factor
+        noise = draw_render_noise(share.views, resolution, self.volume, self.generator, device)
+        rendered = scene_planes = None
+        if len(views):
+            scene_planes = self.triplanes.planes.planes[views.scene_ids.to(device)]  # [B, 3, F, R, R]
+            rendered = self.render(views, resolution, scene_planes, noise=noise.rows(share.view_rows.to(device)))
         decoded_render, reconstruction, real_reconstruction = _split_like(
             [
-                self.normalizer.denormalize(rendered) if w.rgb > 0 else None,
-                latents if w.ae_synthetic > 0 else None,
+                self.normalizer.denormalize(rendered) if w.rgb > 0 and rendered is not None else None,
+                latents if w.ae_synthetic > 0 and latents is not None else None,
                 real_latents,
             ],
             self.autoencoder.decode,
         )
+        zero = images.new_zeros(())
+        views_mean = lambda value: zero if value is None else share.views_share(value)  # noqa: E731
+        real_mean = lambda value: zero if value is None else share.real_share(value)  # noqa: E731
         terms: dict[str, torch.Tensor] = {}
         if w.latent > 0:
-            terms["latent"] = F.mse_loss(rendered, targets)
-        if decoded_render is not None:
-            terms["rgb"] = F.mse_loss(decoded_render, images)
-        if reconstruction is not None:
-            terms["ae_synthetic"] = F.mse_loss(reconstruction, images)
+            terms["latent"] = views_mean(None if rendered is None else F.mse_loss(rendered, targets))
+        if w.rgb > 0:
+            terms["rgb"] = views_mean(None if decoded_render is None else F.mse_loss(decoded_render, images))
+        if w.ae_synthetic > 0:
+            terms["ae_synthetic"] = views_mean(None if reconstruction is None else F.mse_loss(reconstruction, images))
         if w.planes_tv > 0:
-            terms["planes_tv"] = total_variation(scene_planes, 2, 2)
-        if real_reconstruction is not None:
+            terms["planes_tv"] = self._total_variation(scene_planes, 2, 2, share, like=self.triplanes.planes.planes)
+        if use_real:
+            local_real = real_reconstruction is not None
             if w.ae_real_mse > 0:
-                terms["ae_real_mse"] = F.mse_loss(real_reconstruction, real_images)
+                terms["ae_real_mse"] = real_mean(F.mse_loss(real_reconstruction, real_images) if local_real else None)
             if self.lpips is not None:
-                terms["ae_real_lpips"] = self.lpips(real_reconstruction, real_images).mean()
+                lpips = self.lpips(real_reconstruction, real_images).mean() if local_real else None
+                terms["ae_real_lpips"] = real_mean(lpips)
             if w.real_latent_tv > 0:
-                terms["real_latent_tv"] = total_variation(real_latents, 2, 1)
+                like = torch.empty(0, self.autoencoder.latent_channels, resolution, resolution, device=device)
+                terms["real_latent_tv"] = self._total_variation(real_latents, 2, 1, share, like=like)
         total = sum(getattr(w, name) * value for name, value in terms.items())
+        if share.distributed:  # DDP averages the gradients: back-propagate W x the share; touch every parameter
+            replicated = [p.reshape(-1)[0] for p in self.parameters() if p.requires_grad]
+            total = total * share.world_size + 0.0 * torch.stack(replicated).sum()
         return total, terms
+
+    def _encode(
+        self, images: torch.Tensor | None, real_images: torch.Tensor | None, share: BatchShare
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """One encoder pass over this process's views and real images (posterior samples; None for a part that
+        is absent or empty here). The posterior noise is drawn for the global batch [views; real images], on every
+        process, and each image takes its row; it comes from torch's default generator (as the training has
+        always drawn it), which every process seeds alike and checkpoints restore."""
+        parts = [images, real_images]
+        noise = None
+        if self.autoencoder.is_variational and any(part is not None for part in parts):
+            height, width = next(part for part in parts if part is not None).shape[-2:]
+            offset = share.views if images is not None else 0
+            noise = self.autoencoder.posterior_noise(offset + (share.real if real_images is not None else 0), height, width)
+            rows = [share.view_rows] if images is not None else []
+            rows += [offset + share.real_rows] if real_images is not None else []
+            noise = noise[torch.cat(rows).to(noise.device)]
+        present = [part for part in parts if part is not None and len(part)]
+        if not present:
+            return None, None
+        latents = iter(self.autoencoder.encode(torch.cat(present), noise=noise).split(
+            [len(part) for part in present]
+        ))
+        return tuple(next(latents) if part is not None and len(part) else None for part in parts)
+
+    @staticmethod
+    def _total_variation(
+        tensor: torch.Tensor | None, p: float, q: float, share: BatchShare, like: torch.Tensor
+    ) -> torch.Tensor:
+        """TV_{p,q} of the batch's ``tensor`` (its share of the global one in a distributed run)."""
+        if share.distributed:
+            return global_total_variation(tensor, p, q, like)
+        return total_variation(tensor, p, q)
 
 
 def _split_like(batches: list[torch.Tensor | None], function) -> list[torch.Tensor | None]:

@@ -7,16 +7,52 @@ latent or any other resolution. Along each ray: ``coarse_samples`` stratified de
 all evaluated by the shared MLP and ray-marched together. The result is composited over the autoencoder's latent
 background colour and mapped from [0, 1] to the normalised-latent range (-1, 1).
 
-Everything is batched tensor code: no Python loop over rays or samples.
+Everything is batched tensor code: no Python loop over rays or samples. The random draws of a render (the
+stratified jitter of the coarse depths, the uniforms of the importance sampling) are a :class:`RenderNoise`,
+drawn from a generator for a whole batch; a caller rendering some rows of a larger batch (a process of a
+distributed run) draws the batch's noise and keeps its rows, so each view gets the same noise however the batch
+is split.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from igae.config.tree import VolumeConfig
 from igae.triplanes.triplane import TinyMLP, TriPlanes
+
+
+@dataclass(frozen=True)
+class RenderNoise:
+    """The uniforms one render draws: ``jitter`` [B, N, S, 1] (stratified coarse depths; None when not
+    stratified) and ``importance`` [B, N, K] (importance-sampling uniforms; None without importance samples or
+    stratification)."""
+
+    jitter: torch.Tensor | None
+    importance: torch.Tensor | None
+
+    def rows(self, rows: torch.Tensor) -> RenderNoise:
+        """The noise of the views at positions ``rows`` [b] of the batch."""
+        pick = lambda values: None if values is None else values[rows]  # noqa: E731
+        return RenderNoise(pick(self.jitter), pick(self.importance))
+
+
+def draw_render_noise(
+    count: int, resolution: int, settings: VolumeConfig, generator: torch.Generator | None, device
+) -> RenderNoise:
+    """The noise of rendering ``count`` views at ``resolution``^2, in the order :func:`render_latents` used to draw
+    it (jitter, then importance uniforms), so the values are the same as drawing it during the render."""
+    if not settings.stratified:
+        return RenderNoise(None, None)
+    rays = resolution * resolution
+    jitter = torch.rand((count, rays, settings.coarse_samples, 1), generator=generator, device=device)
+    importance = None
+    if settings.importance_samples > 0:
+        importance = torch.rand(count, rays, settings.importance_samples, generator=generator, device=device)
+    return RenderNoise(jitter, importance)
 
 
 def camera_rays(
@@ -61,20 +97,21 @@ def ray_march(
 
 
 def importance_depths(
-    depths: torch.Tensor, weights: torch.Tensor, count: int, generator: torch.Generator | None, stratified: bool
+    depths: torch.Tensor, weights: torch.Tensor, count: int, uniforms: torch.Tensor | None
 ) -> torch.Tensor:
     """``count`` depths per ray from the piecewise-constant PDF of the coarse segment weights.
 
     depths [B, N, S, 1] (sorted), weights [B, N, S-1, 1] -> [B, N, count, 1]. The weights are smoothed as in EG3D
     (max-pool k=2 then average-pool k=2) and floored at 0.01 so empty rays still sample their whole length.
+    ``uniforms`` [B, N, count] in [0, 1) place the samples (stratified); None: evenly spaced quantiles.
     """
     batch, rays, samples, _ = depths.shape
     flat = weights.reshape(batch * rays, 1, samples - 1)
     smoothed = F.avg_pool1d(F.max_pool1d(flat, 2, 1, padding=1), 2, 1).reshape(batch, rays, samples - 1) + 0.01
     pdf = smoothed / smoothed.sum(dim=-1, keepdim=True)
     cdf = torch.cat([torch.zeros_like(pdf[..., :1]), torch.cumsum(pdf, dim=-1)], dim=-1)  # [B, N, S]
-    if stratified:
-        u = torch.rand(batch, rays, count, generator=generator, device=depths.device, dtype=depths.dtype)
+    if uniforms is not None:
+        u = uniforms.to(depths.dtype)
     else:
         u = ((torch.arange(count, device=depths.device, dtype=depths.dtype) + 0.5) / count).expand(batch, rays, count)
     index = (torch.searchsorted(cdf.contiguous(), u.contiguous(), right=True) - 1).clamp(0, samples - 2)
@@ -107,29 +144,32 @@ def render_latents(
     generator: torch.Generator | None = None,
     *,
     scene_planes: torch.Tensor | None = None,
+    noise: RenderNoise | None = None,
 ) -> dict[str, torch.Tensor]:
     """Render scenes ``scene_ids`` [B] from cameras [B, 4, 4] / [B, 3, 3] at ``resolution``^2.
 
     ``background`` [C] is the latent background colour in [0, 1]. ``scene_planes``: ``planes.planes[scene_ids]``
     [B, 3, F, R, R] if the caller has gathered it (else gathered here), read by both passes, so its backward
-    scatters into the full plane tensor once per step, not once per pass. Returns ``latent`` [B, C, R, R] in
+    scatters into the full plane tensor once per step, not once per pass. ``noise``: the render's random draws
+    (:func:`draw_render_noise`), else drawn here from ``generator``. Returns ``latent`` [B, C, R, R] in
     (-1, 1) (the normalised-latent range, before any clamp), ``depth`` [B, 1, R, R] and ``opacity`` [B, 1, R, R].
     """
     if scene_planes is None:
         scene_planes = planes.planes[scene_ids]
     origins, directions = camera_rays(cam_to_world, intrinsics, resolution)
     batch, rays, _ = origins.shape
+    if noise is None:
+        noise = draw_render_noise(batch, resolution, settings, generator, origins.device)
     coarse = torch.linspace(settings.near, settings.far, settings.coarse_samples, device=origins.device)
     coarse = coarse.view(1, 1, -1, 1).expand(batch, rays, -1, 1)
-    if settings.stratified:
+    if noise.jitter is not None:
         spacing = (settings.far - settings.near) / (settings.coarse_samples - 1)
-        jitter = torch.rand(coarse.shape, generator=generator, device=origins.device) * spacing
-        coarse = coarse + jitter
+        coarse = coarse + noise.jitter * spacing
     raw_coarse, colours_coarse = _query(planes, mlp, scene_planes, origins, directions, coarse)
     if settings.importance_samples > 0:
         with torch.no_grad():
             _, _, weights = ray_march(colours_coarse, raw_coarse, coarse)
-            fine = importance_depths(coarse, weights, settings.importance_samples, generator, settings.stratified)
+            fine = importance_depths(coarse, weights, settings.importance_samples, noise.importance)
         raw_fine, colours_fine = _query(planes, mlp, scene_planes, origins, directions, fine)
         depths = torch.cat([coarse, fine], dim=2)
         order = depths.argsort(dim=2)

@@ -230,12 +230,21 @@ class IgaeConfig:
     """``igae``: IG-AE training, stage 1 (warm-up) and stage 2 (joint)."""
 
     threads: int
+    world_size: int  # processes per run (igae.training.distributed)
+    nodes: int  # SLURM nodes they spread over
     triplanes: TriplaneConfig
     rendering: VolumeConfig
     monitor: MonitorConfig
     precision: Precision
     warmup: StageConfig
     train: StageConfig
+
+    def __post_init__(self) -> None:
+        if self.world_size % self.nodes:
+            raise ConfigError(
+                f"igae.world_size ({self.world_size}) is not a multiple of igae.nodes ({self.nodes}): every node "
+                "runs the same number of processes"
+            )
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,8 @@ def start(expected_world_size: int, device: str, timeout: datetime.timedelta = D
         )
     if not processes.distributed:
         return processes
+    if not processes.is_main:  # rank 0 alone logs progress; the others only warn
+        logging.getLogger("igae").setLevel(logging.WARNING)
     if dist.is_initialized():
         return processes
     if host is None or port is None:

@@ -26,8 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from PIL import Image
+from torch.nn.parallel import DistributedDataParallel
 
 from igae.autoencoders.model import LatentAutoencoder
 from igae.autoencoders.normalizer import TanhNormalizer, latent_background
@@ -35,12 +37,23 @@ from igae.checkpoint import check_finite_loss, fingerprint, load_checkpoint, sav
 from igae.config.tree import LossWeightsConfig, MonitorConfig, StageConfig, TriplaneConfig, VolumeConfig
 from igae.data.image_sets import to_signed, to_unit
 from igae.data.multiview import PosedViews
+from igae.errors import IgaeError
 from igae.evaluation.image_metrics import ImageMetrics, build_lpips, psnr
 from igae.hardware import autocast_context, autocast_dtype
 from igae.imaging import comparison_grid
 from igae.io_utils import atomic_directory, write_bytes_atomic, write_json_atomic, write_png_atomic
 from igae.monitor import TrainingMonitor
-from igae.training.distributed import BatchShare, global_total_variation
+from igae.training.distributed import (
+    SINGLE,
+    BatchShare,
+    Processes,
+    SceneShard,
+    all_reduce_sum,
+    broadcast_generator,
+    gather_scenes,
+    global_total_variation,
+    lost_peer_error,
+)
 from igae.triplanes.renderer import RenderNoise, draw_render_noise, render_latents
 from igae.triplanes.triplane import TinyMLP, TriPlanes, total_variation
 
@@ -206,16 +219,16 @@ class IgaeObjective(torch.nn.Module):
         if self.autoencoder.is_variational and any(part is not None for part in parts):
             height, width = next(part for part in parts if part is not None).shape[-2:]
             offset = share.views if images is not None else 0
-            noise = self.autoencoder.posterior_noise(offset + (share.real if real_images is not None else 0), height, width)
+            noise = self.autoencoder.posterior_noise(
+                offset + (share.real if real_images is not None else 0), height, width
+            )
             rows = [share.view_rows] if images is not None else []
             rows += [offset + share.real_rows] if real_images is not None else []
             noise = noise[torch.cat(rows).to(noise.device)]
         present = [part for part in parts if part is not None and len(part)]
         if not present:
             return None, None
-        latents = iter(self.autoencoder.encode(torch.cat(present), noise=noise).split(
-            [len(part) for part in present]
-        ))
+        latents = iter(self.autoencoder.encode(torch.cat(present), noise=noise).split([len(part) for part in present]))
         return tuple(next(latents) if part is not None and len(part) else None for part in parts)
 
     @staticmethod
@@ -240,10 +253,15 @@ def _split_like(batches: list[torch.Tensor | None], function) -> list[torch.Tens
 
 @torch.no_grad()
 def monitor_metrics(
-    objective: IgaeObjective, metrics: ImageMetrics, sets: dict[str, PosedViews], real_heldout: torch.Tensor
+    objective: IgaeObjective,
+    metrics: ImageMetrics,
+    sets: dict[str, PosedViews],
+    real_heldout: torch.Tensor,
+    triplanes: TriplaneModel | None = None,
 ) -> tuple[dict[str, float], Image.Image]:
     """The paper's monitoring: latent PSNR (render vs n(E(x))), decoded-render PSNR/SSIM/LPIPS and AE
-    reconstruction per view set, AE reconstruction of held-out real images; plus a dashboard picture."""
+    reconstruction per view set, AE reconstruction of held-out real images; plus a dashboard picture.
+    ``triplanes``: the sets' scenes (default: the objective's)."""
     autoencoder, normalizer = objective.autoencoder, objective.normalizer
     results: dict[str, float] = {}
     dashboard_rows: list[torch.Tensor] = []
@@ -251,7 +269,7 @@ def monitor_metrics(
         images = to_signed(views.images).to(autoencoder.device)
         latents = autoencoder.encode(images, generator=objective.generator)
         targets = normalizer.normalize(latents)
-        rendered = objective.render(views, targets.shape[-1])
+        rendered = objective.render(views, targets.shape[-1], triplanes=triplanes)
         decoded = to_unit(autoencoder.decode(normalizer.denormalize(rendered)))
         reconstruction = to_unit(autoencoder.decode(latents))
         truth = to_unit(images)
@@ -291,6 +309,51 @@ def _optimizers(autoencoder: LatentAutoencoder, triplanes: TriplaneModel, stage:
     return groups, scene_optimizer
 
 
+#: The tri-planes' index in the scene optimiser's state (its first parameter group holds them alone).
+PLANES_PARAMETER = 0
+
+
+def gather_triplanes(triplanes: TriplaneModel, shard: SceneShard, processes: Processes) -> TriplaneModel | None:
+    """Every scene's tri-planes, gathered to rank 0's CPU (with the shared MLP); None on the other ranks. For one
+    process: the model itself."""
+    if not processes.distributed:
+        return triplanes
+    planes = gather_scenes(triplanes.planes.planes, SceneShard.sizes(shard.count, processes.world_size), processes)
+    return None if planes is None else TriplaneModel(triplanes.planes.holding(planes), triplanes.mlp)
+
+
+def _gather_scene_optimizer(optimizer: torch.optim.Optimizer, shard: SceneShard, processes: Processes) -> dict | None:
+    """The scene optimiser's state in the one-process layout (every scene's Adam moments) on rank 0."""
+    state = optimizer.state_dict()
+    if not processes.distributed:
+        return state
+    sizes = SceneShard.sizes(shard.count, processes.world_size)
+    planes = {  # state_dict() holds the live tensors: new entries, never assignments into it
+        key: gather_scenes(value, sizes, processes) if isinstance(value, torch.Tensor) and value.ndim > 0 else value
+        for key, value in sorted(state["state"].get(PLANES_PARAMETER, {}).items())
+    }
+    return {**state, "state": {**state["state"], PLANES_PARAMETER: planes}} if processes.is_main else None
+
+
+def _shard_scene_optimizer(state: dict, shard: SceneShard) -> dict:
+    """A one-process scene-optimiser state cut to this process's scenes."""
+    planes = {
+        key: shard.take(value) if isinstance(value, torch.Tensor) and value.ndim > 0 else value
+        for key, value in state["state"].get(PLANES_PARAMETER, {}).items()
+    }
+    return {**state, "state": {**state["state"], PLANES_PARAMETER: planes}} if planes else state
+
+
+class _Silent:
+    """The progress of a rank other than 0: nothing logged, nothing written."""
+
+    def scalars(self, *args, **kwargs) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def train_stage(
     name: str,
     autoencoder: LatentAutoencoder,
@@ -306,13 +369,20 @@ def train_stage(
     volume: VolumeConfig,
     work_dir: Path,
     precision: str,
+    processes: Processes = SINGLE,
+    shard: SceneShard | None = None,
 ) -> dict:
-    """Run one stage in place on ``autoencoder`` and ``triplanes``; returns the final monitoring record.
+    """Run one stage in place on ``autoencoder`` and ``triplanes``; returns the final monitoring record (on rank
+    0; ``{}`` on the other ranks of a distributed run).
 
     ``monitor`` says how often the monitor sets are measured; ``precision`` (auto | fp32 | bf16) autocasts the
-    objective as :func:`igae.hardware.autocast_dtype` decides."""
+    objective as :func:`igae.hardware.autocast_dtype` decides. In a distributed run (``processes``) ``triplanes``
+    holds the planes of this process's ``shard`` of the scenes and ``train_views`` every training view (global
+    scene ids); :mod:`igae.training.distributed` says how the work is split."""
     device = autoencoder.device
     work_dir = Path(work_dir)
+    shard = shard or SceneShard(0, len(train_views.scenes), len(train_views.scenes))
+    world = processes.world_size
     autocast = autocast_dtype(precision, device, what=f"IG-AE {name}")
     run_id = fingerprint(
         {
@@ -333,29 +403,39 @@ def train_stage(
     data_generator = torch.Generator().manual_seed(stage.seed)
     background = latent_background(autoencoder, normalizer, train_views.images.shape[-1]).detach()
     objective = IgaeObjective(autoencoder, triplanes, normalizer, volume, background, stage.weights, generator)
+    # DDP over the replicated modules; every rank's loss touches all of them (IgaeObjective.forward)
+    step_objective = DistributedDataParallel(objective, broadcast_buffers=False) if processes.distributed else objective
     ae_optimizers, scene_optimizer = _optimizers(autoencoder, triplanes, stage)
     optimizers = [*ae_optimizers, scene_optimizer]
     schedulers = [torch.optim.lr_scheduler.ExponentialLR(opt, stage.lr_decay) for opt in optimizers]
     steps_per_epoch = -(-len(train_views) // stage.batch_size)
     total_steps = stage.epochs * steps_per_epoch
+    owned_views = shard.owns(train_views.scene_ids).nonzero().squeeze(1)  # [M_r] global view indices
+    cache_row = torch.full((len(train_views),), -1, dtype=torch.long)
+    cache_row[owned_views] = torch.arange(len(owned_views))
 
     cached = None
     if stage.cache_latents and not stage.train_autoencoder:
-        with torch.no_grad():  # posterior means of the frozen encoder, once
+        with torch.no_grad():  # posterior means of the frozen encoder, once, for this process's views
             cached = torch.cat(
                 [
                     normalizer.normalize(autoencoder.encode(to_signed(chunk).to(device), sample=False))
-                    for chunk in train_views.images.split(32)
+                    for chunk in train_views.images[owned_views].split(32)
                 ]
             )
 
     metrics = ImageMetrics("alex").to(device)  # built before the RNG states are restored: it draws from them
-    state = load_checkpoint(work_dir / "checkpoint.pt", run_id)
+    checkpoint_path = work_dir / "checkpoint.pt"
+    state = load_checkpoint(checkpoint_path, run_id)
     epoch, step_in_epoch, real_cursor = 0, 0, 0
     permutation = real_order = None
     if state is not None:
         autoencoder.model.load_state_dict(state["autoencoder"])
-        triplanes.load_state_dict(state["scenes"])
+        scenes = state["scenes"]
+        if processes.distributed:
+            scenes = {**scenes, "planes": {"planes": shard.take(scenes["planes"]["planes"])}}
+            state["optimizers"][-1] = _shard_scene_optimizer(state["optimizers"][-1], shard)
+        triplanes.load_state_dict(scenes)
         for optimizer, saved in zip(optimizers, state["optimizers"], strict=True):
             optimizer.load_state_dict(saved)
         for scheduler, saved in zip(schedulers, state["schedulers"], strict=True):
@@ -364,15 +444,23 @@ def train_stage(
         data_generator.set_state(state["data_generator"])
         epoch, step_in_epoch, real_cursor = state["epoch"], state["step_in_epoch"], state["real_cursor"]
         permutation, real_order = state["permutation"], state["real_order"]
-    progress = TrainingMonitor(
-        work_dir, total_steps, epoch * steps_per_epoch + step_in_epoch, stage.log_every, name=name
-    )
+    start_step = epoch * steps_per_epoch + step_in_epoch
+    if processes.is_main:
+        progress = TrainingMonitor(work_dir, total_steps, start_step, stage.log_every, name=name)
+    else:
+        progress = _Silent()
     if real_order is None:
         real_order = torch.randperm(len(real_train), generator=data_generator)
+    monitored = 1 + max(int(views.scene_ids.max()) for views in monitor_sets.values())
 
     def checkpoint() -> None:
+        """Every rank's planes and their optimiser state gathered; rank 0 writes (atomically)."""
+        everything = gather_triplanes(triplanes, shard, processes)
+        scene_state = _gather_scene_optimizer(scene_optimizer, shard, processes)
+        if not processes.is_main:
+            return
         save_checkpoint(
-            work_dir / "checkpoint.pt",
+            checkpoint_path,
             {
                 "fingerprint": run_id,
                 "epoch": epoch,
@@ -382,59 +470,88 @@ def train_stage(
                 "real_order": real_order,
                 "step": epoch * steps_per_epoch + step_in_epoch,
                 "autoencoder": autoencoder.model.state_dict(),
-                "scenes": triplanes.state_dict(),
-                "optimizers": [opt.state_dict() for opt in optimizers],
+                "scenes": everything.state_dict(),
+                "optimizers": [opt.state_dict() for opt in ae_optimizers] + [scene_state],
                 "schedulers": [sch.state_dict() for sch in schedulers],
                 "generator": generator.get_state(),
                 "data_generator": data_generator.get_state(),
             },
         )
 
+    def step_batch(indices: torch.Tensor, picks: list[torch.Tensor]):
+        """This process's share of the global batch of views ``indices`` [B] and real images ``picks`` [b]."""
+        view_rows = shard.owns(train_views.scene_ids[indices]).nonzero().squeeze(1)
+        mine = indices[view_rows]
+        views = train_views.subset(mine)
+        if shard.start:
+            views = dataclasses.replace(views, scene_ids=views.scene_ids - shard.start)
+        real_rows = torch.arange(processes.rank, len(picks), world)
+        real = real_train[torch.stack(picks)[real_rows]] if picks else None
+        share = BatchShare(view_rows, len(indices), real_rows, len(picks), world)
+        return views, real, cached[cache_row[mine]] if cached is not None else None, share
+
     record: dict = {}
     started = time.perf_counter()
     steps_run = 0
-    while epoch < stage.epochs:
-        if permutation is None:
-            permutation = torch.randperm(len(train_views), generator=data_generator)
-        if 0 <= stage.freeze_mlp_after_epoch <= epoch:
-            scene_optimizer.param_groups[1]["lr"] = 0.0
-        while step_in_epoch < steps_per_epoch:
-            indices = permutation[step_in_epoch * stage.batch_size : (step_in_epoch + 1) * stage.batch_size]
-            real = None
-            if stage.real_batch_size > 0:
+    try:
+        while epoch < stage.epochs:
+            if permutation is None:
+                permutation = torch.randperm(len(train_views), generator=data_generator)
+            if 0 <= stage.freeze_mlp_after_epoch <= epoch:
+                scene_optimizer.param_groups[1]["lr"] = 0.0
+            while step_in_epoch < steps_per_epoch:
+                indices = permutation[step_in_epoch * stage.batch_size : (step_in_epoch + 1) * stage.batch_size]
                 picks = [real_order[(real_cursor + i) % len(real_order)] for i in range(stage.real_batch_size)]
-                real, real_cursor = real_train[torch.stack(picks)], real_cursor + stage.real_batch_size
-            with autocast_context(autocast, device):
-                total, terms = objective(
-                    train_views.subset(indices), real, cached[indices] if cached is not None else None
+                real_cursor += stage.real_batch_size
+                with autocast_context(autocast, device):
+                    total, terms = step_objective(*step_batch(indices, picks))
+                done = epoch * steps_per_epoch + step_in_epoch + 1
+                if processes.distributed:  # the global loss and terms: the sums of every rank's shares
+                    summed = all_reduce_sum(torch.stack([total.detach() / world, *terms.values()]).detach(), processes)
+                    total_value, terms = summed[0], dict(zip(terms, summed[1:], strict=True))
+                else:
+                    total_value = total
+                check_finite_loss(f"IG-AE {name}", done, total_value, terms)
+                for optimizer in optimizers:
+                    optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                if processes.distributed:  # planes are outside DDP: undo the W of the loss; no views, zero grad
+                    planes = triplanes.planes.planes
+                    planes.grad = torch.zeros_like(planes) if planes.grad is None else planes.grad.div_(world)
+                for optimizer in ae_optimizers:
+                    optimizer.step()
+                if stage.update_scenes:
+                    scene_optimizer.step()
+                step_in_epoch += 1
+                steps_run += 1
+                progress.scalars(
+                    done, {"loss": total_value.item(), **{key: value.item() for key, value in terms.items()}}
                 )
-            check_finite_loss(f"IG-AE {name}", epoch * steps_per_epoch + step_in_epoch + 1, total, terms)
-            for optimizer in optimizers:
-                optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            for optimizer in ae_optimizers:
-                optimizer.step()
-            if stage.update_scenes:
-                scene_optimizer.step()
-            step_in_epoch += 1
-            steps_run += 1
-            done = epoch * steps_per_epoch + step_in_epoch
-            progress.scalars(done, {"loss": total.item(), **{key: value.item() for key, value in terms.items()}})
-            if done % stage.checkpoint_every == 0 and step_in_epoch < steps_per_epoch:
+                if done % stage.checkpoint_every == 0 and step_in_epoch < steps_per_epoch:
+                    checkpoint()
+            for scheduler in schedulers:
+                scheduler.step()
+            epoch, step_in_epoch, permutation = epoch + 1, 0, None
+            if epoch % monitor.every == 0 or epoch == stage.epochs:
+                record, dashboard = _monitor(
+                    objective, metrics, monitor_sets, real_heldout, triplanes, shard, processes, monitored
+                )
+                autoencoder.train(stage.train_autoencoder)
+                if processes.is_main:
+                    progress.scalars(epoch * steps_per_epoch, {**record, "epoch": epoch}, force=True)
+                    write_png_atomic(work_dir / "dashboard.png", dashboard)
+            if epoch < stage.epochs:
                 checkpoint()
-        for scheduler in schedulers:
-            scheduler.step()
-        epoch, step_in_epoch, permutation = epoch + 1, 0, None
-        if epoch % monitor.every == 0 or epoch == stage.epochs:
-            autoencoder.eval()
-            record, dashboard = monitor_metrics(objective, metrics, monitor_sets, real_heldout)
-            autoencoder.train(stage.train_autoencoder)
-            progress.scalars(epoch * steps_per_epoch, {**record, "epoch": epoch}, force=True)
-            write_png_atomic(work_dir / "dashboard.png", dashboard)
-        if epoch < stage.epochs:
-            checkpoint()
+    except (RuntimeError, dist.DistError) as error:
+        if not processes.distributed or isinstance(error, IgaeError):
+            raise
+        raise lost_peer_error(
+            error, processes, epoch * steps_per_epoch + step_in_epoch, str(checkpoint_path)
+        ) from error
     progress.close()
     seconds = time.perf_counter() - started
+    if not processes.is_main:
+        return {}
     record.update(
         {
             "stage": name,
@@ -443,11 +560,29 @@ def train_stage(
             "steps_run": steps_run,
             "seconds": round(seconds, 1),
             "steps_per_second": round(steps_run / seconds, 3) if seconds else 0,
+            "world_size": world,
         }
     )
-    (work_dir / "checkpoint.pt").unlink(missing_ok=True)
+    checkpoint_path.unlink(missing_ok=True)
     log.info("%s done: %s", name, {k: round(v, 3) if isinstance(v, float) else v for k, v in record.items()})
     return record
+
+
+def _monitor(objective, metrics, monitor_sets, real_heldout, triplanes, shard, processes, monitored):
+    """The monitor on rank 0, over the monitored scenes' planes (gathered from their ranks); every rank then
+    continues from rank 0's generator state, as the one-process run continues from the monitor's draws."""
+    everything = gather_triplanes(triplanes, shard, processes)
+    result: tuple[dict, Image.Image | None] = ({}, None)
+    if processes.is_main:
+        objective.autoencoder.eval()
+        if processes.distributed:
+            device = objective.autoencoder.device
+            everything = TriplaneModel(
+                everything.planes.holding(everything.planes.planes[:monitored].to(device)), triplanes.mlp
+            )
+        result = monitor_metrics(objective, metrics, monitor_sets, real_heldout, everything)
+    broadcast_generator(objective.generator, processes)
+    return result
 
 
 def compare_records(before: dict, after: dict) -> dict[str, float]:

@@ -69,14 +69,18 @@ def run_stage(
 ) -> dict:
     """Train one IG-AE run from the standard AE at ``autoencoder_dir`` (the tri-planes from ``init``'s, a stage
     output, or new) on the first ``max_scenes`` IG-AE scenes (None: all), write its output folder ``out`` and
-    return its record."""
+    return its record. With ``igae.world_size`` > 1 this is one of the run's processes (started by torchrun or
+    srun): it trains its shard of the scenes, and rank 0 writes the output."""
     from igae.autoencoders.model import load_autoencoder
     from igae.autoencoders.normalizer import TanhNormalizer
     from igae.data.image_sets import load_images, real_image_paths
     from igae.data.multiview import load_posed_views
+    from igae.training import distributed
     from igae.training import igae as training
 
     settings = stage_config(igae, stage, ablate)
+    processes = distributed.start(igae.world_size, device)
+    device = distributed.process_device(device, processes)
     autoencoder = load_autoencoder(autoencoder_dir, expected_channels=latent_channels, device=device)
     if max_scenes is not None and max_scenes < 1:
         raise IgaeError(f"max_scenes is {max_scenes}: train on at least one scene")
@@ -102,6 +106,9 @@ def run_stage(
         model = training.build_triplane_model(
             len(train_views.scenes), autoencoder.latent_channels, triplanes, settings.seed
         )
+    shard = distributed.SceneShard.of(len(train_views.scenes), processes)
+    if processes.distributed:  # this process keeps its scenes' planes only
+        model = training.TriplaneModel(model.planes.holding(shard.take(model.planes.planes.detach())), model.mlp)
     model.planes.to(device)
     model.mlp.to(device)
     record = training.train_stage(
@@ -118,7 +125,13 @@ def run_stage(
         volume=igae.rendering,
         work_dir=work_dir,
         precision=igae.precision,
+        processes=processes,
+        shard=shard,
     )
+    everything = training.gather_triplanes(model, shard, processes)
+    if not processes.is_main:  # rank 0 writes the outputs
+        distributed.finish(processes)
+        return record
     record["ablated_term"] = ablate
     record["scenes"] = len(train_views.scenes)
     if init is not None and (init / "metrics.json").is_file():
@@ -127,10 +140,11 @@ def run_stage(
     training.write_stage_outputs(
         out,
         autoencoder if settings.train_autoencoder else None,
-        model,
+        everything,
         triplanes,
         train_views.scenes,
         record,
         work_dir,
     )
+    distributed.finish(processes)
     return record

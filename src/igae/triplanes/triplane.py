@@ -30,13 +30,25 @@ class TriPlanes(torch.nn.Module):
         resolution: int = 64,
         box_size: float = 2.0,
         plane_axes: str = "orthogonal",
+        *,
+        values: torch.Tensor | None = None,
     ):
+        """``values`` [count, 3, F, R, R]: the planes to hold instead of a random initialisation (no draw from
+        torch's generator)."""
         super().__init__()
         if plane_axes not in PLANE_AXES:
             raise ValueError(f"plane_axes must be one of {list(PLANE_AXES)}, got '{plane_axes}'")
-        self.planes = torch.nn.Parameter(torch.randn(count, 3, features, resolution, resolution))
-        self.box_size = box_size
+        if values is None:
+            values = torch.randn(count, 3, features, resolution, resolution)
+        self.planes = torch.nn.Parameter(values)
+        self.box_size, self.plane_axes = box_size, plane_axes
         self.axes = PLANE_AXES[plane_axes]
+
+    def holding(self, values: torch.Tensor) -> TriPlanes:
+        """Tri-planes of the same box and projection holding ``values`` [N, 3, F, R, R] (e.g. a shard, or the
+        planes gathered from every process)."""
+        count, _, features, resolution, _ = values.shape
+        return TriPlanes(count, features, resolution, self.box_size, self.plane_axes, values=values)
 
     @property
     def features(self) -> int:

@@ -1,0 +1,76 @@
+"""One process of a distributed IG-AE stage on the small test problem (tests/test_distributed.py starts it with
+torchrun): 4 scenes of 3 views, the test autoencoder, stage 1 or 2 of the paper's settings for a few epochs.
+
+``python -m torch.distributed.run --nproc-per-node W tests/distributed_worker.py STAGE WORK_DIR OUT EPOCHS``.
+Each rank writes ``OUT/rank<r>.pt`` (its autoencoder and MLP weights); rank 0 adds ``OUT/planes.pt`` (every
+scene's planes, gathered) and the stage's ``metrics.csv`` in WORK_DIR.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import test_igae_training as problem  # noqa: E402
+
+from igae.autoencoders.normalizer import TanhNormalizer  # noqa: E402
+from igae.config.tree import MonitorConfig  # noqa: E402
+from igae.training import distributed  # noqa: E402
+from igae.training import igae as training  # noqa: E402
+
+SCENES, VIEWS = 4, 12
+
+
+def stage_settings(stage: str, epochs: int):
+    if stage == "warmup":
+        return dataclasses.replace(
+            problem.PAPER.warmup, epochs=epochs, batch_size=5, planes_lr=1e-2, mlp_lr=1e-2, log_every=1
+        )
+    return dataclasses.replace(
+        problem.PAPER.train, epochs=epochs, batch_size=5, real_batch_size=3, checkpoint_every=1, log_every=1
+    )
+
+
+def main(stage: str, work_dir: Path, out: Path, epochs: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    torch.set_num_threads(1)
+    processes = distributed.start(int(distributed.launch_environment()[0].world_size), "cpu")
+    views = problem.posed_views(VIEWS, SCENES)
+    autoencoder = problem.tiny_autoencoder()
+    model = training.build_triplane_model(SCENES, autoencoder.latent_channels, problem.MODEL, seed=0)
+    shard = distributed.SceneShard.of(SCENES, processes)
+    model = training.TriplaneModel(model.planes.holding(shard.take(model.planes.planes.detach())), model.mlp)
+    training.train_stage(
+        stage,
+        autoencoder,
+        model,
+        views,
+        {"test": views.first_views_per_scene(1, 2)},
+        views.images,
+        views.images[:2],
+        stage=stage_settings(stage, epochs),
+        monitor=MonitorConfig(scenes=2, views=1, every=1),
+        normalizer=TanhNormalizer(0.5),
+        volume=problem.VOLUME,
+        work_dir=work_dir,
+        precision="fp32",
+        processes=processes,
+        shard=shard,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    replicated = {"autoencoder": autoencoder.model.state_dict(), "mlp": model.mlp.state_dict()}
+    torch.save(replicated, out / f"rank{processes.rank}.pt")
+    everything = training.gather_triplanes(model, shard, processes)
+    if processes.is_main:
+        torch.save(everything.planes.planes.detach(), out / "planes.pt")
+    distributed.finish(processes)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))

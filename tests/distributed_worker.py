@@ -18,7 +18,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 
 import test_igae_training as problem  # noqa: E402
-
 from igae.autoencoders.normalizer import TanhNormalizer  # noqa: E402
 from igae.config.tree import MonitorConfig  # noqa: E402
 from igae.training import distributed  # noqa: E402

@@ -266,12 +266,14 @@ def all_reduce_sum(values: torch.Tensor, processes: Processes) -> torch.Tensor:
     return values
 
 
-def broadcast_generator(generator: torch.Generator, processes: Processes) -> None:
-    """Give every process rank 0's generator state (after rank 0 alone has drawn from it: the monitor)."""
+def broadcast_random_state(generator: torch.Generator, processes: Processes) -> None:
+    """Give every process rank 0's state of ``generator`` and of torch's default generator (after rank 0 alone
+    has run the monitor, which draws from the first)."""
     if processes.distributed:
-        state = [generator.get_state()]
-        dist.broadcast_object_list(state, src=0)
-        generator.set_state(state[0])
+        states = [generator.get_state(), torch.get_rng_state()]
+        dist.broadcast_object_list(states, src=0)
+        generator.set_state(states[0])
+        torch.set_rng_state(states[1])
 
 
 def gather_scenes(local: torch.Tensor, sizes: Sequence[int], processes: Processes) -> torch.Tensor | None:
@@ -291,10 +293,20 @@ def gather_scenes(local: torch.Tensor, sizes: Sequence[int], processes: Processe
     return torch.cat(blocks)
 
 
+#: What the backends' errors say when a peer has gone (gloo raises plain RuntimeErrors).
+PEER_FAILURE_MARKS = ("gloo", "NCCL", "Connection reset", "Connection closed", "Broken pipe", "timed out")
+
+
+def is_peer_failure(error: BaseException) -> bool:
+    """Whether ``error`` is a collective that failed (a process died, hung or lost the network), not a bug."""
+    return isinstance(error, dist.DistError) or any(mark in str(error) for mark in PEER_FAILURE_MARKS)
+
+
 def lost_peer_error(error: BaseException, processes: Processes, step: int, checkpoint: str) -> DistributedError:
     """The error to stop with when a collective fails: which process, at which step, and how to resume."""
+    first_line = str(error).splitlines()[0] if str(error) else "no message"
     return DistributedError(
-        f"{processes.describe()}: a collective failed at step {step} ({type(error).__name__}: "
-        f"{str(error).splitlines()[0] if str(error) else 'no message'}); another process has probably died or been "
-        f"killed (see its log). The run resumes from its last checkpoint '{checkpoint}' on any world size."
+        f"{processes.describe()}: a collective failed at step {step} ({type(error).__name__}: {first_line}); "
+        f"another process has probably died or been killed (see its log). Rerun the same command: the run resumes "
+        f"from its last checkpoint '{checkpoint}', on any world size."
     )

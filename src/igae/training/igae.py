@@ -49,9 +49,10 @@ from igae.training.distributed import (
     Processes,
     SceneShard,
     all_reduce_sum,
-    broadcast_generator,
+    broadcast_random_state,
     gather_scenes,
     global_total_variation,
+    is_peer_failure,
     lost_peer_error,
 )
 from igae.triplanes.renderer import RenderNoise, draw_render_noise, render_latents
@@ -485,7 +486,7 @@ def train_stage(
         views = train_views.subset(mine)
         if shard.start:
             views = dataclasses.replace(views, scene_ids=views.scene_ids - shard.start)
-        real_rows = torch.arange(processes.rank, len(picks), world)
+        real_rows = torch.arange(len(picks))[processes.rank :: world]  # every W-th: none repeated, maybe none
         real = real_train[torch.stack(picks)[real_rows]] if picks else None
         share = BatchShare(view_rows, len(indices), real_rows, len(picks), world)
         return views, real, cached[cache_row[mine]] if cached is not None else None, share
@@ -543,10 +544,10 @@ def train_stage(
             if epoch < stage.epochs:
                 checkpoint()
     except (RuntimeError, dist.DistError) as error:
-        if not processes.distributed or isinstance(error, IgaeError):
+        if not processes.distributed or isinstance(error, IgaeError) or not is_peer_failure(error):
             raise
         raise lost_peer_error(
-            error, processes, epoch * steps_per_epoch + step_in_epoch, str(checkpoint_path)
+            error, processes, epoch * steps_per_epoch + step_in_epoch + 1, str(checkpoint_path)
         ) from error
     progress.close()
     seconds = time.perf_counter() - started
@@ -581,7 +582,7 @@ def _monitor(objective, metrics, monitor_sets, real_heldout, triplanes, shard, p
                 everything.planes.holding(everything.planes.planes[:monitored].to(device)), triplanes.mlp
             )
         result = monitor_metrics(objective, metrics, monitor_sets, real_heldout, everything)
-    broadcast_generator(objective.generator, processes)
+    broadcast_random_state(objective.generator, processes)
     return result
 
 

@@ -132,7 +132,7 @@ def test_each_loss_is_zero_on_a_perfect_prediction(monkeypatch):
     monkeypatch.setattr(objective.autoencoder, "encode", encode)
     monkeypatch.setattr(objective.autoencoder, "decode", decode)
     monkeypatch.setattr(
-        objective, "render", lambda v, r, _planes: objective.normalizer.normalize(torch.zeros(len(v), 4, r, r))
+        objective, "render", lambda v, r, _planes, **_: objective.normalizer.normalize(torch.zeros(len(v), 4, r, r))
     )
     with torch.no_grad():
         objective.triplanes.planes.planes.fill_(0.3)

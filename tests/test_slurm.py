@@ -12,6 +12,7 @@ jobstep plugin calls inside each job after removing it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -263,48 +264,88 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.mark.slow
-def test_profile_runs_the_render_stage_on_slurm(repo, project, tmp_path, slurm_cluster):
-    """`snakemake --profile workflow/profiles/slurm render_all` on the micro configuration: every job goes through
-    sbatch (8 jobs: 3 objects, 3 renders, the scene index and the real-image set) and completes in SLURM."""
-    project.write_params(tmp_path, "micro")
-    command = [str(BIN / "snakemake"), "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path)]
-    command += ["--profile", str(repo / "workflow/profiles/slurm"), "render_all"]
+@dataclass
+class SlurmRun:
+    """One `snakemake --profile workflow/profiles/slurm` call: its output and the SLURM job ids it submitted."""
+
+    log: str
+    jobs: list[str]
+    run_id: str
+
+
+def run_profile(repo: Path, folder: Path, cluster: SlurmCluster, target: str) -> SlurmRun:
+    command = [str(BIN / "snakemake"), "--snakefile", str(repo / "Snakefile"), "--directory", str(folder)]
+    command += ["--profile", str(repo / "workflow/profiles/slurm"), target]
     # The profile's own job limit, so that SLURM queues what its CPUs cannot run yet; the one test-speed override:
     # the first status check 3 s after a submission or a finished job instead of 40 s (the plugin adds 10 s to
     # the interval after each check that finds nothing finished).
     command += ["--slurm-init-seconds-before-status-checks", "3"]
     result = subprocess.run(
-        command, cwd=tmp_path, env=slurm_cluster.env, capture_output=True, text=True, timeout=600, check=False
+        command, cwd=folder, env=cluster.env, capture_output=True, text=True, timeout=900, check=False
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, tail(log, 60)
-
-    index = (tmp_path / "results/renders/index.json").read_text()
-    assert '"igae_train": 2' in index and '"eval": 1' in index
-    assert len(list((tmp_path / "results/renders/proc-eval-000/images").glob("*.png"))) == 5
-    assert (tmp_path / "results/real_images/index.json").is_file()
-
-    # Each job was submitted with sbatch and SLURM's accounting saw it complete, on the profile's partition.
-    submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
-    assert len(submitted) == 8, tail(log, 60)
     run_id = re.search(r"SLURM run ID: (\S+)", log)
     assert run_id, tail(log, 60)
-    sacct = slurm_cluster.run(
-        "sacct", "--noheader", "--parsable2", "-X", "--jobs", ",".join(submitted),
-        "--format", "JobIDRaw,JobName,State,Partition,Account,Comment",
-    )  # fmt: skip
-    assert sacct.returncode == 0, failure(sacct)
-    rows = [line.split("|") for line in sacct.stdout.splitlines()]
-    assert sorted(row[0] for row in rows) == sorted(submitted)
-    assert {tuple(row[1:5]) for row in rows} == {(run_id.group(1), "COMPLETED", "cpu", ACCOUNT)}
+    return SlurmRun(log, re.findall(r"has been submitted with SLURM jobid (\d+)", log), run_id.group(1))
+
+
+def accounting(cluster: SlurmCluster, jobs: list[str], *fields: str, steps: bool = False) -> list[list[str]]:
+    """`sacct` rows of ``jobs`` (with their steps when ``steps``), the given fields each."""
+    command = ["sacct", "--noheader", "--parsable2", "--jobs", ",".join(jobs), "--format", ",".join(fields)]
+    result = cluster.run(*command, *([] if steps else ["-X"]))
+    assert result.returncode == 0, failure(result)
+    return [line.split("|") for line in result.stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def slurm_project(project, tmp_path_factory, slurm_cluster) -> Path:
+    """A folder on the micro preset with IG-AE runs of 2 processes of one thread (the test node has 2 CPUs)."""
+    folder = tmp_path_factory.mktemp("slurm_project")
+    project.write_params(folder, "micro", igae={"world_size": 2, "threads": 1})
+    return folder
+
+
+@pytest.mark.slow
+def test_profile_runs_the_render_stage_on_slurm(repo, slurm_project, slurm_cluster):
+    """`snakemake --profile workflow/profiles/slurm render_all` on the micro configuration: every job goes through
+    sbatch (8 jobs: 3 objects, 3 renders, the scene index and the real-image set) and completes in SLURM."""
+    run = run_profile(repo, slurm_project, slurm_cluster, "render_all")
+    index = (slurm_project / "results/renders/index.json").read_text()
+    assert '"igae_train": 2' in index and '"eval": 1' in index
+    assert len(list((slurm_project / "results/renders/proc-eval-000/images").glob("*.png"))) == 5
+    assert (slurm_project / "results/real_images/index.json").is_file()
+
+    # Each job was submitted with sbatch and SLURM's accounting saw it complete, on the profile's partition.
+    assert len(run.jobs) == 8, tail(run.log, 60)
+    rows = accounting(slurm_cluster, run.jobs, "JobIDRaw", "JobName", "State", "Partition", "Account", "Comment")
+    assert sorted(row[0] for row in rows) == sorted(run.jobs)
+    assert {tuple(row[1:5]) for row in rows} == {(run.run_id, "COMPLETED", "cpu", ACCOUNT)}
     rules = sorted(re.sub(r"_wildcards_.*", "", row[5]) for row in rows)
     expected = ["generate_procedural_object"] * 3 + ["index_scenes", "prepare_real_images"] + ["render_scene"] * 3
     assert rules == [f"rule_{rule}" for rule in expected]
     assert "rule_render_scene_wildcards_proc-eval-000" in {row[5] for row in rows}
     # Inside each job the jobstep plugin ran the rule as job step 0 (srun).
-    steps = slurm_cluster.run("sacct", "--noheader", "--jobs", ",".join(submitted), "--format", "JobIDRaw")
-    assert {f"{job}.0" for job in submitted} <= set(steps.stdout.split()), failure(steps)
+    steps = {row[0] for row in accounting(slurm_cluster, run.jobs, "JobIDRaw", steps=True)}
+    assert {f"{job}.0" for job in run.jobs} <= steps
+
+
+@pytest.mark.slow
+def test_igae_stages_run_as_two_slurm_tasks(repo, slurm_project, slurm_cluster):
+    """With igae.world_size 2 the IG-AE warm-up and training are SLURM jobs of 2 tasks: sbatch allocates them,
+    the rule's `srun` starts them as one job step of 2 tasks (sacct), they train over gloo, rank 0 writes."""
+    run = run_profile(repo, slurm_project, slurm_cluster, "results/igae/final")
+    rows = accounting(slurm_cluster, run.jobs, "JobIDRaw", "Comment", "State", "NTasks", steps=True)
+    by_rule = {re.sub(r"_wildcards_.*", "", row[1]): row[0] for row in rows if row[1]}
+    assert {"rule_igae_warmup", "rule_igae_train"} <= set(by_rule), rows
+    for rule in ("rule_igae_warmup", "rule_igae_train"):
+        job = by_rule[rule]
+        step = [row for row in rows if row[0] == f"{job}.0"]
+        assert step and step[0][2:] == ["COMPLETED", "2"], (rule, rows)
+    record = json.loads((slurm_project / "results/igae/final/metrics.json").read_text())
+    assert record["world_size"] == 2 and record["steps_run"] == record["steps"] > 0
+    log = (slurm_project / "logs/igae/igae_train.log").read_text()
+    assert "joined the gloo process group" in log and "rank 0 of 2" in log
 
 
 def test_profile_sends_every_gpu_rule_to_the_gpu_partition(repo, project, paper_assets):

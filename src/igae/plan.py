@@ -22,6 +22,7 @@ from pathlib import Path
 
 from igae.config import Params, deep_merge, params_payload
 from igae.config.tree import StageConfig, build, to_plain
+from igae.errors import ConfigError
 from igae.data.plan import SceneSpec, plan_scenes
 from igae.errors import ConfigError
 from igae.nerf.catalog import runnable_methods
@@ -99,12 +100,56 @@ def uses_cuda(device: str) -> bool:
     return device.startswith("cuda") or (device == "auto" and cuda_visible())
 
 
+#: How a distributed IG-AE run's processes are started: on one machine, or as the tasks of a SLURM job step.
+LAUNCHERS = ("torchrun", "srun")
+
+
 @dataclass(frozen=True)
 class Resources:
-    """What one job of a phase asks the scheduler for."""
+    """What one job of a phase asks the scheduler for: ``processes`` (over ``nodes``), each with ``threads``
+    CPU threads and ``gpus`` GPUs."""
 
     threads: int
     gpus: int
+    processes: int = 1
+    nodes: int = 1
+
+    @property
+    def total_threads(self) -> int:
+        """The job's CPU threads, all its processes together (what Snakemake reserves on one machine)."""
+        return self.threads * self.processes
+
+    @property
+    def total_gpus(self) -> int:
+        return self.gpus * self.processes
+
+    def distributed_resources(self) -> dict[str, int | str]:
+        """The SLURM executor plugin's resources of a multi-process job (none for one process): ``tasks`` and
+        ``nodes`` for sbatch, ``mpi`` so that the job runs the rule's command once, whose launcher starts the
+        tasks, and one task per GPU."""
+        if self.processes == 1:
+            return {}
+        resources: dict[str, int | str] = {"tasks": self.processes, "nodes": self.nodes, "mpi": "srun"}
+        return resources | ({"tasks_per_gpu": 1} if self.gpus else {})
+
+    def launch_prefix(self, launcher: str) -> str:
+        """What goes before the command of a job of ``processes`` processes ("" for one): ``torchrun`` starts
+        them on this machine, ``srun`` as the tasks of a job step (the SLURM profile sets ``launcher: srun``)."""
+        if launcher not in LAUNCHERS:
+            raise ConfigError(f"resource 'launcher' is '{launcher}': expected one of {', '.join(LAUNCHERS)}")
+        if self.processes == 1:
+            return ""
+        if launcher == "torchrun":
+            if self.nodes > 1:
+                raise ConfigError(
+                    f"igae.nodes is {self.nodes}: torchrun here starts processes on one machine; run several nodes "
+                    "under SLURM (--profile workflow/profiles/slurm) or set igae.nodes: 1"
+                )
+            return f"torchrun --standalone --nnodes 1 --nproc-per-node {self.processes} --no-python"
+        per_node = self.processes // self.nodes
+        prefix = f"srun --ntasks {self.processes} --nodes {self.nodes} --ntasks-per-node {per_node}"
+        prefix += f" --cpus-per-task {self.threads} --kill-on-bad-exit=1"
+        return prefix + (f" --gpus-per-task {self.gpus}" if self.gpus else "")
 
 
 @dataclass(frozen=True)
@@ -336,7 +381,9 @@ class RunPlan:
         return {
             "render": Resources(1, 0),
             "autoencoder": Resources(self.params.autoencoder.threads, autoencoder_gpus),
-            "igae": Resources(self.params.igae.threads, autoencoder_gpus),
+            "igae": Resources(
+                self.params.igae.threads, autoencoder_gpus, self.params.igae.world_size, self.params.igae.nodes
+            ),
             "nerf": Resources(self.params.nerf.threads, int(self.nerf_on_cuda)),
             "report": Resources(1, 0),
         }[phase]

@@ -16,6 +16,7 @@ use rule igae_train as igae_ablation with:
         config=PLAN.ablation_payload(),
         work_dir="results/ablation/igae/{variant}_training",
         options=ablate_flag,
+        launch=igae_launch,
     priority: PRIORITY["ablation"]
     log:
         "logs/ablation/igae/{variant}.log",

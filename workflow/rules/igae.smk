@@ -4,6 +4,11 @@ from igae.plan import IGAE_FINAL, IGAE_WARMUP
 IGAE_JOB = PLAN.resources("igae")
 
 
+def igae_launch(wildcards, resources):
+    """torchrun / srun and their options before the command, for igae.world_size processes (none for one)."""
+    return IGAE_JOB.launch_prefix(resources.launcher)
+
+
 rule igae_warmup:
     input:
         autoencoder=STANDARD_AUTOENCODER,
@@ -15,21 +20,26 @@ rule igae_warmup:
         config=PLAN.payload("train-igae-stage"),
         work_dir=f"{IGAE_WARMUP}_training",
         options="",
+        launch=igae_launch,
     log:
         "logs/igae/igae_warmup.log",
     benchmark:
         "benchmarks/igae/igae_warmup.tsv"
     priority: PRIORITY["igae_warmup"]
-    threads: IGAE_JOB.threads
+    threads: IGAE_JOB.total_threads
     resources:
         mem_mb=16000,
         runtime=600,
-        gpu=IGAE_JOB.gpus,
+        gpu=IGAE_JOB.total_gpus,
+        cpus_per_task=IGAE_JOB.threads,
+        launcher="torchrun",  # the SLURM profile: srun
+        **IGAE_JOB.distributed_resources(),
     conda:
         "../envs/igae.yaml"
     shell:
-        "igae train-igae-stage --stage warmup --autoencoder {input.autoencoder} --real-images {input.real_images}"
-        " --scene-index {input.scene_index} --out {output} --work-dir {params.work_dir} --threads {threads}"
+        "{params.launch} igae train-igae-stage --stage warmup --autoencoder {input.autoencoder}"
+        " --real-images {input.real_images} --scene-index {input.scene_index} --out {output}"
+        " --work-dir {params.work_dir} --threads {resources.cpus_per_task}"
         " --params {params.config:q} {params.options} > {log} 2>&1"
 
 
@@ -46,22 +56,26 @@ rule igae_train:
         config=PLAN.payload("train-igae-stage"),
         work_dir=f"{IGAE_FINAL}_training",
         options="",  # more train-igae-stage options (the ablation's --ablate, the study's --max-scenes)
+        launch=igae_launch,
     log:
         "logs/igae/igae_train.log",
     benchmark:
         "benchmarks/igae/igae_train.tsv"
     priority: PRIORITY["igae_train"]
-    threads: IGAE_JOB.threads
+    threads: IGAE_JOB.total_threads
     resources:
         mem_mb=16000,
         runtime=1440,
-        gpu=IGAE_JOB.gpus,
+        gpu=IGAE_JOB.total_gpus,
+        cpus_per_task=IGAE_JOB.threads,
+        launcher="torchrun",  # the SLURM profile: srun
+        **IGAE_JOB.distributed_resources(),
     conda:
         "../envs/igae.yaml"
     shell:
-        "igae train-igae-stage --stage {params.stage} --autoencoder {input.autoencoder} --init {input.warmup}"
-        " --real-images {input.real_images} --scene-index {input.scene_index} --out {output}"
-        " --work-dir {params.work_dir} --threads {threads} --params {params.config:q} {params.options} > {log} 2>&1"
+        "{params.launch} igae train-igae-stage --stage {params.stage} --autoencoder {input.autoencoder}"
+        " --init {input.warmup} --real-images {input.real_images} --scene-index {input.scene_index} --out {output}"
+        " --work-dir {params.work_dir} --threads {resources.cpus_per_task} --params {params.config:q} {params.options} > {log} 2>&1"
 
 
 # The baseline of the paper's claim: the latent scenes trained as long again, on the frozen standard AE.
@@ -73,6 +87,7 @@ use rule igae_train as igae_control with:
         config=PLAN.payload("train-igae-stage"),
         work_dir="results/igae/control_training",
         options="",
+        launch=igae_launch,
     priority: 0
     log:
         "logs/igae/igae_control.log",

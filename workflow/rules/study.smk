@@ -20,6 +20,7 @@ use rule igae_warmup as study_warmup with:
         config=PLAN.payload("train-igae-stage"),
         work_dir=study_warmup_path("{study_scenes}") + "_training",
         options="--max-scenes {study_scenes}",
+        launch=igae_launch,
     priority: PRIORITY["igae_warmup"]
     log:
         "logs/study/igae/warmup-s{study_scenes}.log",
@@ -40,6 +41,7 @@ use rule igae_train as study_train with:
         config=lambda wildcards: PLAN.study_payload(STUDY.point(wildcards.point).train_epochs),
         work_dir=study_igae_path("{point}") + "_training",
         options=lambda wildcards: f"--max-scenes {STUDY.point(wildcards.point).scenes}",
+        launch=igae_launch,
     priority: PRIORITY["igae_train"]
     log:
         "logs/study/igae/{point}.log",

@@ -405,7 +405,9 @@ def train_stage(
     background = latent_background(autoencoder, normalizer, train_views.images.shape[-1]).detach()
     objective = IgaeObjective(autoencoder, triplanes, normalizer, volume, background, stage.weights, generator)
     # DDP over the replicated modules; every rank's loss touches all of them (IgaeObjective.forward)
-    step_objective = DistributedDataParallel(objective, broadcast_buffers=False) if processes.distributed else objective
+    step_objective = objective
+    if processes.distributed:  # no buffer to synchronise (GroupNorm; LPIPS is frozen)
+        step_objective = DistributedDataParallel(objective, forward_sync_buffers=False, gradient_as_bucket_view=True)
     ae_optimizers, scene_optimizer = _optimizers(autoencoder, triplanes, stage)
     optimizers = [*ae_optimizers, scene_optimizer]
     schedulers = [torch.optim.lr_scheduler.ExponentialLR(opt, stage.lr_decay) for opt in optimizers]

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from igae.config import Params, deep_merge, params_payload
 from igae.config.tree import StageConfig, build, to_plain
-from igae.errors import ConfigError
 from igae.data.plan import SceneSpec, plan_scenes
 from igae.errors import ConfigError
 from igae.nerf.catalog import runnable_methods

@@ -51,6 +51,28 @@ def _bench_igae(args: argparse.Namespace) -> None:
     )
 
 
+def _bench_igae_distributed(args: argparse.Namespace) -> None:
+    from igae.io_utils import write_bytes_atomic, write_json_atomic
+    from igae.training.bench_distributed import BenchmarkProblem, benchmark_distributed
+
+    params = command_params(args).tree()
+    stage = params.igae.train
+    problem = BenchmarkProblem(
+        scenes=args.scenes,
+        batch_size=args.batch_size or stage.batch_size,
+        real_batch_size=stage.real_batch_size,
+        image_size=params.render.image_size,
+        steps=args.steps,
+        threads=args.threads or 1,
+        device=resolve_device(args.device),
+    )
+    result = benchmark_distributed(params, args.world_sizes, problem)
+    print(result["markdown"])
+    if args.out is not None:
+        write_json_atomic(args.out, result)
+        write_bytes_atomic(args.out.with_suffix(".md"), result["markdown"].encode())
+
+
 def _benchmark(args: argparse.Namespace) -> None:
     from igae.benchmark import format_report, nerf_speed_ratios
     from igae.hardware import machine_description
@@ -108,6 +130,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_device(command)
     add_threads(command)
     command.set_defaults(handler=_bench_igae)
+
+    command = commands.add_parser(
+        "bench-igae-distributed",
+        help="print distributed IG-AE step speed, bytes all-reduced and memory per process (sharded vs replicated)",
+    )
+    add_params(command, required=False)
+    command.add_argument("--world-sizes", type=int, nargs="+", default=[1, 2], help="process counts to measure")
+    command.add_argument("--scenes", type=int, default=64, help="tri-planes of the run (all ranks together)")
+    command.add_argument("--batch-size", type=int, default=None, help="global views per step (default: stage 2's)")
+    command.add_argument("--steps", type=int, default=5, help="timed steps (after one warm-up step)")
+    command.add_argument("--out", type=Path, default=None, help="also write the figures (JSON, and .md beside it)")
+    add_device(command)
+    add_threads(command)
+    command.set_defaults(handler=_bench_igae_distributed)
 
     command = commands.add_parser(
         "benchmark", help="print latent/RGB step and render time ratios per method and IG-AE steps/s (one run)"

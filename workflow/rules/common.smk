@@ -52,6 +52,12 @@ def latent_space_autoencoder(wildcards, input):
     return os.path.normpath(os.path.join(input.autoencoder, LATENT_SPACES[wildcards.space][1]))
 
 
+def igae_launch(wildcards, resources):
+    """torchrun / srun and their options before an IG-AE command: igae.world_size processes (nothing for one);
+    the rule's `launcher` resource (the SLURM profile sets srun) says which."""
+    return PLAN.resources("igae").launch_prefix(resources.launcher)
+
+
 def ablate_flag(wildcards):
     term = variant_term(wildcards.variant)
     return f"--ablate {term}" if term else ""

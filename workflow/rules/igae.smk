@@ -4,11 +4,6 @@ from igae.plan import IGAE_FINAL, IGAE_WARMUP
 IGAE_JOB = PLAN.resources("igae")
 
 
-def igae_launch(wildcards, resources):
-    """torchrun / srun and their options before the command, for igae.world_size processes (none for one)."""
-    return IGAE_JOB.launch_prefix(resources.launcher)
-
-
 rule igae_warmup:
     input:
         autoencoder=STANDARD_AUTOENCODER,

@@ -134,7 +134,7 @@ def start(expected_world_size: int, device: str, timeout: datetime.timedelta = D
         raise DistributedError("a distributed launch without MASTER_ADDR / MASTER_PORT: use torchrun or srun")
     backend = "nccl" if device.startswith("cuda") else "gloo"
     if backend == "nccl":
-        torch.cuda.set_device(processes.local_rank)
+        torch.cuda.set_device(process_device(device, processes))
     dist.init_process_group(
         backend,
         init_method=f"tcp://{host}:{port}",
@@ -154,8 +154,12 @@ def finish(processes: Processes) -> None:
 
 
 def process_device(device: str, processes: Processes) -> str:
-    """``cuda`` -> ``cuda:<local rank>`` for a distributed run; any other device unchanged."""
-    return f"cuda:{processes.local_rank}" if processes.distributed and device == "cuda" else device
+    """``cuda`` -> this process's GPU in a distributed run: ``cuda:<local rank>`` when the process sees every GPU
+    of its node (torchrun), ``cuda:0`` when the launcher gave it one (``srun --gpus-per-task 1``); any other
+    device unchanged."""
+    if not processes.distributed or device != "cuda":
+        return device
+    return f"cuda:{processes.local_rank % max(1, torch.cuda.device_count())}"
 
 
 @dataclass(frozen=True)

@@ -331,9 +331,12 @@ def test_profile_runs_the_render_stage_on_slurm(repo, slurm_project, slurm_clust
 
 
 @pytest.mark.slow
-def test_igae_stages_run_as_two_slurm_tasks(repo, slurm_project, slurm_cluster):
+def test_igae_stages_run_as_two_slurm_tasks(repo, project, slurm_project, slurm_cluster):
     """With igae.world_size 2 the IG-AE warm-up and training are SLURM jobs of 2 tasks: sbatch allocates them,
     the rule's `srun` starts them as one job step of 2 tasks (sacct), they train over gloo, rank 0 writes."""
+    # Their inputs first, without SLURM (the render test above sent those rules through it): one polled job less.
+    local = project.snakemake(slurm_project, "--cores", "2", "results/autoencoders/standard")
+    assert local.returncode == 0, tail(local.stderr, 40)
     run = run_profile(repo, slurm_project, slurm_cluster, "results/igae/final")
     rows = accounting(slurm_cluster, run.jobs, "JobIDRaw", "Comment", "State", "NTasks", steps=True)
     by_rule = {re.sub(r"_wildcards_.*", "", row[1]): row[0] for row in rows if row[1]}

@@ -191,3 +191,33 @@ def test_srun_tasks_find_their_rank_and_rendezvous():
     # torchrun's variables win (srun launching torchrun), and a lone process is rank 0 of 1
     assert launch_environment({**environ, "RANK": "3", "WORLD_SIZE": "4"})[0] == Processes(3, 4, 0)
     assert launch_environment({}) == (SINGLE, None, None)
+
+
+def test_the_workflow_launches_igae_runs_with_torchrun_or_srun(project, repo, tmp_path):
+    """Dry runs with igae.world_size 2: locally the IG-AE rules run torchrun with 2 processes of igae.threads each
+    (4 threads reserved); through the SLURM profile srun starts 2 tasks in a job of tasks=2 (mpi: the command runs
+    once). igae.nodes 2 without SLURM is an error that says so; the tiny preset runs the command bare."""
+    project.write_params(tmp_path, "micro", igae={"world_size": 2, "threads": 2})
+    local = project.snakemake(tmp_path, "-n", "-p", "--cores", "8", "igae_all")
+    assert local.returncode == 0, local.stderr[-3000:]
+    commands = [line for line in local.stdout.splitlines() if "igae train-igae-stage" in line]
+    assert len(commands) == 3  # warm-up, training, control
+    launch = "torchrun --standalone --nnodes 1 --nproc-per-node 2 --no-python igae train-igae-stage"
+    assert all(launch in line and "--threads 2 " in line for line in commands), commands
+    assert "threads: 4" in local.stdout and "tasks=2, nodes=1, mpi=srun" in local.stdout
+
+    slurm = project.snakemake(tmp_path, "-n", "-p", "--profile", str(repo / "workflow/profiles/slurm"), "igae_all")
+    assert slurm.returncode == 0, slurm.stderr[-3000:]
+    srun = "srun --ntasks 2 --nodes 1 --ntasks-per-node 2 --cpus-per-task 2 --kill-on-bad-exit=1 igae train-igae-stage"
+    assert sum(srun in line for line in slurm.stdout.splitlines()) == 3, slurm.stdout[-3000:]
+
+    project.write_params(tmp_path, "micro", igae={"world_size": 2, "nodes": 2})
+    nodes = project.snakemake(tmp_path, "-n", "-p", "igae_all")
+    assert nodes.returncode != 0
+    assert "igae.nodes is 2: torchrun here starts processes on one machine" in nodes.stdout + nodes.stderr
+
+    project.write_params(tmp_path, "tiny")
+    tiny = project.snakemake(tmp_path, "-n", "-p", "igae_all")
+    assert tiny.returncode == 0
+    stages = [line for line in tiny.stdout.splitlines() if "igae train-igae-stage" in line]
+    assert stages and not any("torchrun" in line or "srun" in line for line in stages)

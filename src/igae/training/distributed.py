@@ -8,7 +8,7 @@ A run on ``W`` processes is the run on one, split (``igae_spec.md`` §3, the tra
   gradients never cross the network. The autoencoder and the MLP are replicated and wrapped in
   ``DistributedDataParallel`` (the objective module, :class:`igae.training.igae.IgaeObjective`): their gradients
   are all-reduced in buckets, overlapped with the backward pass. DDP rather than FSDP: the models that
-  are replicated are small (an SD-size VAE is 84 M parameters, 0.3 GB in fp32; the MLP is tiny) next to
+  are replicated are small (the paper's ostris KL-f8-d16 is 57 M parameters, 0.23 GB in fp32; the MLP is tiny) next to
   the planes, which are what outgrows a GPU and which sharding by scene already removes from every other process;
   FSDP would add an all-gather of the weights to every forward and backward for memory IG-AE does not need.
 * **Every process draws the same global batch**: the permutation of the training views and the order of the real
@@ -43,6 +43,7 @@ import torch
 import torch.distributed as dist
 
 from igae.errors import IgaeError
+from igae.triplanes.triplane import finite_differences
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +188,11 @@ class SceneShard:
         return rank * count // world_size, (rank + 1) * count // world_size
 
     @staticmethod
-    def sizes(count: int, world_size: int) -> list[int]:
-        """How many scenes each rank owns."""
-        return [stop - start for start, stop in (SceneShard.bounds(count, world_size, r) for r in range(world_size))]
+    def sizes(count: int, world_size: int, below: int | None = None) -> list[int]:
+        """How many scenes each rank owns (of the first ``below`` scenes only, if given)."""
+        limit = count if below is None else below
+        blocks = (SceneShard.bounds(count, world_size, rank) for rank in range(world_size))
+        return [max(0, min(stop, limit) - start) for start, stop in blocks]
 
     @property
     def size(self) -> int:
@@ -250,10 +253,8 @@ def global_total_variation(tensor: torch.Tensor | None, p: float, q: float, like
     height, width = like.shape[-2:]
     if tensor is None or len(tensor) == 0:
         sums = torch.zeros(2, dtype=like.dtype, device=like.device)
-    else:
-        vertical = tensor[..., 1:, :] - tensor[..., :-1, :]
-        horizontal = tensor[..., :, 1:] - tensor[..., :, :-1]
-        sums = torch.stack([vertical.abs().pow(p).sum(), horizontal.abs().pow(p).sum()])  # S_r: [2]
+    else:  # S_r: [2]
+        sums = torch.stack([difference.abs().pow(p).sum() for difference in finite_differences(tensor)])
     total = sums.detach().clone()
     dist.all_reduce(total)  # S: [2]
     world_size, exponent = dist.get_world_size(), q / p
@@ -281,16 +282,20 @@ def broadcast_random_state(generator: torch.Generator, processes: Processes) -> 
 
 
 def gather_scenes(local: torch.Tensor, sizes: Sequence[int], processes: Processes) -> torch.Tensor | None:
-    """The per-scene tensors of all processes, ``[count, ...]`` on rank 0's CPU (None on the others); rank 0
-    receives one process's block at a time, so it never holds more than one extra block on the device."""
+    """The per-scene tensors of all processes, rank by rank (``sizes`` [W]: each rank's row count; a rank of 0
+    rows sends nothing), concatenated on rank 0's CPU (None on the others); rank 0 receives one process's block
+    at a time, so it never holds more than one extra block on the device."""
     if not processes.distributed:
         return local.detach().cpu()
     local = local.detach().contiguous()
     if not processes.is_main:
-        dist.send(local, dst=0)
+        if sizes[processes.rank]:
+            dist.send(local, dst=0)
         return None
     blocks = [local.cpu()]
     for rank in range(1, processes.world_size):
+        if not sizes[rank]:
+            continue
         block = torch.empty((sizes[rank], *local.shape[1:]), dtype=local.dtype, device=local.device)
         dist.recv(block, src=rank)
         blocks.append(block.cpu())

@@ -572,18 +572,19 @@ def train_stage(
 
 
 def _monitor(objective, metrics, monitor_sets, real_heldout, triplanes, shard, processes, monitored):
-    """The monitor on rank 0, over the monitored scenes' planes (gathered from their ranks); every rank then
-    continues from rank 0's generator state, as the one-process run continues from the monitor's draws."""
-    everything = gather_triplanes(triplanes, shard, processes)
+    """The monitor on rank 0, over the first ``monitored`` scenes' planes (gathered from the ranks that own
+    them: usually none but rank 0); every rank then continues from rank 0's generator state, as the one-process
+    run continues from the monitor's draws."""
+    scenes = triplanes
+    if processes.distributed:
+        sizes = SceneShard.sizes(shard.count, processes.world_size, below=monitored)
+        planes = gather_scenes(triplanes.planes.planes[: sizes[processes.rank]], sizes, processes)
+        if planes is not None:
+            scenes = TriplaneModel(triplanes.planes.holding(planes.to(objective.autoencoder.device)), triplanes.mlp)
     result: tuple[dict, Image.Image | None] = ({}, None)
     if processes.is_main:
         objective.autoencoder.eval()
-        if processes.distributed:
-            device = objective.autoencoder.device
-            everything = TriplaneModel(
-                everything.planes.holding(everything.planes.planes[:monitored].to(device)), triplanes.mlp
-            )
-        result = monitor_metrics(objective, metrics, monitor_sets, real_heldout, everything)
+        result = monitor_metrics(objective, metrics, monitor_sets, real_heldout, scenes)
     broadcast_random_state(objective.generator, processes)
     return result
 

@@ -90,6 +90,10 @@ def total_variation(tensor: torch.Tensor, p: float, q: float) -> torch.Tensor:
     """TV_{p,q} over the last two axes with norms over the whole tensor, divided by H + W (IG-AE's ``compute_tv``):
     ``(||dy||_p^q + ||dx||_p^q) / (H + W)``."""
     height, width = tensor.shape[-2:]
-    vertical = tensor[..., 1:, :] - tensor[..., :-1, :]
-    horizontal = tensor[..., :, 1:] - tensor[..., :, :-1]
+    vertical, horizontal = finite_differences(tensor)
     return (vertical.norm(p=p).pow(q) + horizontal.norm(p=p).pow(q)) / (height + width)
+
+
+def finite_differences(tensor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Neighbour differences along the last two axes: (vertical [..., H-1, W], horizontal [..., H, W-1])."""
+    return tensor[..., 1:, :] - tensor[..., :-1, :], tensor[..., :, 1:] - tensor[..., :, :-1]

@@ -66,7 +66,7 @@ def test_cli_config_reports_errors_with_nonzero_exit(tmp_path, params):
 
 
 # -- the typed tree ------------------------------------------------------------------------------------------------
-PRESETS = ("tiny", "micro", "cpu", "study", "paper")
+PRESETS = ("tiny", "tiny-scratch", "autoencoder-recipe", "micro", "cpu", "study", "paper")
 
 
 def _schema_node(schema: dict, node: dict) -> dict:

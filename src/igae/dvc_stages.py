@@ -79,7 +79,7 @@ STAGES: dict[str, Stage] = {
         commands=("train-autoencoder", "fetch-autoencoder", "evaluate-autoencoder"),
         rule_files=("autoencoder",),
         plan_params=("autoencoder.source", "autoencoder.threads"),
-        data=("results/real_images", "results/renders"),
+        data=("results/real_images", "results/renders", "resources/autoencoders"),
         outs=("results/autoencoders", "results/figures/autoencoder", "results/metrics/autoencoder/standard.csv"),
         metrics=("results/metrics/autoencoder/standard.json",),
     ),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from igae.config import Params, deep_merge, params_payload
-from igae.config.tree import StageConfig, build, to_plain
+from igae.config.tree import LOCAL_AUTOENCODERS, StageConfig, build, to_plain
 from igae.data.plan import SceneSpec, plan_scenes
 from igae.errors import ConfigError
 from igae.nerf.catalog import runnable_methods
@@ -47,6 +47,8 @@ COMMAND_PARAMS: dict[str, tuple[str, ...]] = {
         "autoencoder.normalizer",
         "autoencoder.evaluation",
         "autoencoder.device",
+        "autoencoder.embedded.rendered_views",  # the reference codec is fitted on the embedded AE's training set
+        "render.image_size",
     ),
     "train-igae-stage": ("igae", "autoencoder.latent_channels", "autoencoder.normalizer", "autoencoder.device"),
     "train-nerf": ("nerf", "autoencoder.latent_channels", "autoencoder.normalizer"),
@@ -241,6 +243,7 @@ class RunPlan:
         )
         self.ablation = self._ablation()
         self.study = self._study()
+        self.pretrained_folder = local_pretrained_folder(params.autoencoder.source, params.autoencoder.pretrained)
         self.latent_figure_method = "tensorf" if "tensorf" in self.nerf_methods else next(iter(self.nerf_methods), None)
         self.latent_figure_runs: dict[str, str] = (
             {
@@ -415,6 +418,18 @@ class RunPlan:
     def qualitative_figures(self) -> list[str]:
         """Stems of the qualitative grids: one per evaluation scene."""
         return [f"results/figures/report/{outputs.QUALITATIVE}_{scene}" for scene in self.eval_scenes]
+
+
+def local_pretrained_folder(source: str, pretrained: str) -> str | None:
+    """The local folder a ``pretrained`` standard AE is copied from (``resources/autoencoders/<preset>`` or the
+    folder named), so that the job copying it reruns when its files change; None when it comes from the hub
+    cache or when the AE is trained here (``source: embedded``)."""
+    if source != "pretrained":
+        return None
+    for folder in (LOCAL_AUTOENCODERS / pretrained, Path(pretrained)):
+        if folder.is_dir():
+            return str(folder)
+    return None
 
 
 def nerf_metrics_path(space: str, method: str, scene: str) -> str:

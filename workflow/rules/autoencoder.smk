@@ -33,6 +33,8 @@ if PLAN.params.autoencoder.source == "embedded":
 else:
 
     rule fetch_standard_autoencoder:
+        input:
+            [PLAN.pretrained_folder] if PLAN.pretrained_folder else [],
         output:
             directory(STANDARD_AUTOENCODER),
         params:
@@ -79,7 +81,7 @@ rule evaluate_standard_autoencoder:
     shell:
         "igae evaluate-autoencoder --model {params.model} --real-images {input.real_images}"
         " --scene-index {input.scene_index} --out {output.metrics} --figure {output.figure} --label {params.label}"
-        " --threads {threads} --params {params.config:q} > {log} 2>&1"
+        " --reference-codec --threads {threads} --params {params.config:q} > {log} 2>&1"
 
 
 rule autoencoder_all:

@@ -3,6 +3,8 @@
 Writes a JSON summary (mean PSNR / SSIM / LPIPS-alex per image set, the autoencoder's properties, its latent
 statistics and latent background colour), a per-image CSV, and a PNG grid of originals above reconstructions.
 This is the paper's ``metrics_ae`` (and its ImageNet "injection" metrics), for the standard AE and the IG-AE alike.
+Given the autoencoder's training images, the same sets are also coded by the linear reference codec of the same
+rate (:class:`igae.autoencoders.reference.PatchPCACodec`) and scored the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 
 from igae.autoencoders.model import LatentAutoencoder
 from igae.autoencoders.normalizer import TanhNormalizer, latent_background
+from igae.autoencoders.reference import PatchPCACodec
 from igae.data.image_sets import load_images, to_signed, to_unit
 from igae.evaluation.image_metrics import METRIC_NAMES, ImageMetrics
 from igae.imaging import comparison_grid
@@ -45,6 +48,23 @@ def reconstruct(
     return torch.cat(reconstructions), torch.cat(latents)
 
 
+@torch.no_grad()
+def score_images(
+    metrics: ImageMetrics, reconstructions: torch.Tensor, originals: torch.Tensor, batch_size: int = 32
+) -> dict[str, torch.Tensor]:
+    """PSNR / SSIM / LPIPS per image of ``reconstructions`` against ``originals`` (both [N, 3, H, W] in [0, 1]),
+    computed in batches on the metrics' device; returns metric -> [N] values."""
+    device = next(metrics.parameters()).device
+    scores: dict[str, list[torch.Tensor]] = {key: [] for key in METRIC_NAMES}
+    for start in range(0, len(originals), batch_size):
+        batch = metrics(
+            reconstructions[start : start + batch_size].to(device), originals[start : start + batch_size].to(device)
+        )
+        for key in METRIC_NAMES:
+            scores[key].append(batch[key].cpu())
+    return {key: torch.cat(values) for key, values in scores.items()}
+
+
 def evaluate_autoencoder(
     autoencoder: LatentAutoencoder,
     image_sets: dict[str, list[Path]],
@@ -55,17 +75,24 @@ def evaluate_autoencoder(
     seed: int = 0,
     figure: Path | None = None,
     metadata: dict | None = None,
+    reference_training: torch.Tensor | None = None,
 ) -> dict:
     """Evaluate reconstructions of each named image set and write the JSON, CSV and figure outputs.
 
-    ``posterior`` is ``sample`` (a seeded posterior sample, as the paper encodes) or ``mean``.
+    ``posterior`` is ``sample`` (a seeded posterior sample, as the paper encodes) or ``mean``. With
+    ``reference_training`` (uint8 [N, 3, H, W], the autoencoder's training images) the JSON also holds
+    ``reference_codec``: the PCA patch codec of the autoencoder's rate, fitted on them, scored on the same sets.
     """
     if posterior not in POSTERIOR_MODES:
         raise ValueError(f"posterior must be one of {POSTERIOR_MODES}, got '{posterior}'")
     autoencoder.eval()
     metrics = ImageMetrics("alex").to(autoencoder.device)
     generator = torch.Generator(device=autoencoder.device).manual_seed(seed)
+    codec = None
+    if reference_training is not None:
+        codec = PatchPCACodec.fit(reference_training, autoencoder.downsampling_factor, autoencoder.latent_channels)
     summary: dict[str, dict] = {}
+    reference_summary: dict[str, dict] = {}
     rows: list[dict] = []
     grid_rows: list[torch.Tensor] = []
     all_latents = []
@@ -74,16 +101,11 @@ def evaluate_autoencoder(
         autoencoder.check_image_size(images.shape[-2], images.shape[-1], f"the '{name}' images")
         reconstructions, latents = reconstruct(autoencoder, images, posterior=posterior, generator=generator)
         originals = images.float() / 255.0
-        scores = {key: [] for key in METRIC_NAMES}
-        for start in range(0, len(images), 32):
-            batch = metrics(
-                reconstructions[start : start + 32].to(autoencoder.device),
-                originals[start : start + 32].to(autoencoder.device),
-            )
-            for key in METRIC_NAMES:
-                scores[key].append(batch[key].cpu())
-        per_image = {key: torch.cat(values) for key, values in scores.items()}
+        per_image = score_images(metrics, reconstructions, originals)
         summary[name] = {"images": len(images), **{key: float(values.mean()) for key, values in per_image.items()}}
+        if codec is not None:
+            coded = score_images(metrics, codec.reconstruct(images), originals)
+            reference_summary[name] = {"images": len(images), **{k: float(v.mean()) for k, v in coded.items()}}
         for index, path in enumerate(paths):
             rows.append({"set": name, "image": str(path), **{k: float(v[index]) for k, v in per_image.items()}})
         grid_rows += [originals, reconstructions]
@@ -109,6 +131,12 @@ def evaluate_autoencoder(
         },
         "sets": summary,
     }
+    if codec is not None:
+        result["reference_codec"] = {
+            "codec": codec.describe(),
+            "fitted_on_images": len(reference_training),
+            "sets": reference_summary,
+        }
     out_json = Path(out_json)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["set", "image", *METRIC_NAMES])

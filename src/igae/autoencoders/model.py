@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from diffusers import AutoencoderKL, AutoencoderTiny
 
+from igae.config.tree import LOCAL_AUTOENCODERS
 from igae.errors import IgaeError
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,6 @@ HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 SUPPORTED_CLASSES = {"AutoencoderKL": AutoencoderKL, "AutoencoderTiny": AutoencoderTiny}
 WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
 
-#: Where a user puts a downloaded copy of a preset's weights (checked before the hub cache).
-LOCAL_AUTOENCODERS = Path("resources") / "autoencoders"
-
 
 class AutoencoderError(IgaeError):
     """An autoencoder folder, hub id or configuration cannot be used."""
@@ -41,20 +39,34 @@ class AutoencoderError(IgaeError):
 
 @dataclass(frozen=True)
 class AutoencoderPreset:
-    """A published autoencoder the paper uses, by Hugging Face id."""
+    """A named autoencoder: published on the Hugging Face hub (``repo_id``), or shipped in this repository under
+    ``resources/autoencoders/<name>/`` (``repo_id`` None) with the recipe that reproduces it."""
 
-    repo_id: str
+    repo_id: str | None
     subfolder: str | None
     latent_channels: int
     description: str
+    recipe: str | None = None  # how to retrain a shipped one
 
 
-#: The paper's autoencoders. ``ostris-kl-f8-d16`` is the IG-AE backbone; ``sd15-vae`` is the Stable Diffusion
-#: v1.5 VAE the official code also supports (published first as runwayml/stable-diffusion-v1-5, now mirrored).
+#: The embedded autoencoder trained once by this pipeline and shipped (the tiny preset's standard AE).
+SHIPPED_EMBEDDED = "igae-embedded-f8c16"
+
+#: The paper's autoencoders and the shipped one. ``ostris-kl-f8-d16`` is the IG-AE backbone; ``sd15-vae`` is the
+#: Stable Diffusion v1.5 VAE the official code also supports (published first as runwayml/stable-diffusion-v1-5,
+#: now mirrored).
 PRESETS: dict[str, AutoencoderPreset] = {
     "ostris-kl-f8-d16": AutoencoderPreset("ostris/vae-kl-f8-d16", None, 16, "Ostris KL-f8-d16, 16 channels"),
     "sd15-vae": AutoencoderPreset(
         "stable-diffusion-v1-5/stable-diffusion-v1-5", "vae", 4, "Stable Diffusion v1.5 VAE, 4 channels"
+    ),
+    SHIPPED_EMBEDDED: AutoencoderPreset(
+        None,
+        None,
+        16,
+        "the embedded AutoencoderKL trained by this pipeline on the tiny preset's images, 16 channels",
+        recipe="snakemake --cores all --config preset=autoencoder-recipe autoencoder_all, then copy "
+        "results/autoencoders/standard/ there",
     ),
 }
 
@@ -166,6 +178,11 @@ def describe_local_copy(preset_name: str) -> str:
     """How to provide a preset's files offline (used in error messages)."""
     preset = PRESETS[preset_name]
     folder = LOCAL_AUTOENCODERS / preset_name
+    if preset.repo_id is None:
+        return (
+            f"it ships with this repository in '{folder}/' (config.json and {WEIGHT_FILES[0]}): restore it with "
+            f"`git checkout -- {folder}`, or retrain it: {preset.recipe}"
+        )
     source = f"{preset.repo_id}" + (f" (sub-folder '{preset.subfolder}')" if preset.subfolder else "")
     download = f"huggingface-cli download {preset.repo_id}" + (
         f" --include '{preset.subfolder}/*'" if preset.subfolder else ""
@@ -262,6 +279,8 @@ def _load_from_hub(name: str, allow_download: bool):
         local = LOCAL_AUTOENCODERS / name
         if local.exists():
             return _load_folder(validate_autoencoder_folder(local), local)
+        if preset.repo_id is None:
+            raise AutoencoderError(f"autoencoder '{name}' is not in '{local}/': {describe_local_copy(name)}")
         repo_id, subfolder = preset.repo_id, preset.subfolder
     elif HUB_ID.fullmatch(name):
         repo_id, subfolder = name, None

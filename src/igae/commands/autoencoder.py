@@ -21,9 +21,21 @@ TITLE = "autoencoders (phase 2)"
 log = logging.getLogger("igae")
 
 
-def _train_autoencoder(args: argparse.Namespace) -> None:
+def _training_images(args: argparse.Namespace, rendered_views: bool, image_size: int):
+    """The embedded autoencoder's training images (uint8 [N, 3, H, W]): the real training crops, plus the IG-AE
+    scenes' training views when ``rendered_views``; and the count from each source."""
     import torch
 
+    from igae.data.image_sets import load_images, real_image_paths, rendered_view_paths
+
+    sources = {"real_train": real_image_paths(args.real_images, "train")}
+    if rendered_views:
+        sources["rendered_train"] = rendered_view_paths(args.scene_index, "igae_train", "train")
+    images = torch.cat([load_images(paths, image_size) for paths in sources.values()])
+    return images, {name: len(paths) for name, paths in sources.items()}
+
+
+def _train_autoencoder(args: argparse.Namespace) -> None:
     from igae.autoencoders.embedded import train_embedded_autoencoder
     from igae.config.tree import EmbeddedConfig
     from igae.data.image_sets import load_images, real_image_paths, rendered_view_paths
@@ -32,15 +44,11 @@ def _train_autoencoder(args: argparse.Namespace) -> None:
     params = command_params(args)
     embedded = params.get("autoencoder.embedded", EmbeddedConfig)
     image_size = params.get("render.image_size", int)
-    sources = {"real_train": real_image_paths(args.real_images, "train")}
-    if embedded.rendered_views:
-        sources["rendered_train"] = rendered_view_paths(args.scene_index, "igae_train", "train")
-    train_images = torch.cat([load_images(paths, image_size) for paths in sources.values()])
+    train_images, counts = _training_images(args, embedded.rendered_views, image_size)
     validation = {
         "real_heldout": load_images(real_image_paths(args.real_images, "heldout"), image_size),
         "rendered_heldout": load_images(rendered_view_paths(args.scene_index, "eval", "all"), image_size),
     }
-    counts = {name: len(paths) for name, paths in sources.items()}
     log.info("training images: %s", counts)
     train_embedded_autoencoder(
         train_images,
@@ -80,6 +88,10 @@ def _evaluate_autoencoder(args: argparse.Namespace) -> None:
 
     set_threads(args.threads)
     params = command_params(args)
+    reference_training = None
+    if args.reference_codec:
+        rendered_views = params.get("autoencoder.embedded.rendered_views", bool)
+        reference_training, _ = _training_images(args, rendered_views, params.get("render.image_size", int))
     evaluation = params.get("autoencoder.evaluation", AutoencoderEvaluationConfig)
     autoencoder = load_autoencoder(
         args.model,
@@ -99,6 +111,7 @@ def _evaluate_autoencoder(args: argparse.Namespace) -> None:
         seed=evaluation.seed,
         figure=args.figure,
         metadata={"autoencoder": str(args.model), "label": args.label},
+        reference_training=reference_training,
     )
     print(json.dumps(result["sets"], indent=2))
 
@@ -130,6 +143,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--out", type=Path, required=True, help="metrics JSON (a per-image CSV goes beside it)")
     command.add_argument("--figure", type=Path, default=None, help="PNG grid of originals and reconstructions")
     command.add_argument("--label", default=None)
+    command.add_argument(
+        "--reference-codec",
+        action="store_true",
+        help="also score the linear codec of the same rate (PCA of f x f patches, one coefficient per latent "
+        "channel) fitted on the embedded autoencoder's training images",
+    )
     add_params(command)
     add_threads(command)
     command.set_defaults(handler=_evaluate_autoencoder)

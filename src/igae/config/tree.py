@@ -17,6 +17,7 @@ import functools
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Mapping, Optional, Union
 
 from igae.errors import ConfigError
@@ -126,6 +127,7 @@ class EmbeddedTrainingConfig:
     learning_rate: float
     warmup_steps: int
     final_lr_fraction: float
+    zero_init_residuals: bool  # every ResnetBlock2D starts as the identity (its last conv zeroed)
     l1_weight: float
     kl_weight: float
     lpips_weight: float
@@ -143,6 +145,11 @@ class EmbeddedConfig:
     rendered_views: bool
     architecture: ArchitectureConfig
     training: EmbeddedTrainingConfig
+
+
+#: Where a pretrained autoencoder named by preset is looked up first (relative to the repository root): the shipped
+#: ``igae-embedded-f8c16``, or a user's offline copy of a hub preset.
+LOCAL_AUTOENCODERS = Path("resources") / "autoencoders"
 
 
 @dataclass(frozen=True)

@@ -180,17 +180,27 @@ def speed_table(tidy: pd.DataFrame) -> pd.DataFrame:
     return _space_order(table)
 
 
+#: The row label of the linear reference codec in the autoencoder table (evaluate-autoencoder --reference-codec).
+REFERENCE_CODEC_LABEL = "PCA codec (same rate)"
+
+
 def autoencoder_table(records: dict[str, Path]) -> pd.DataFrame:
-    """Reconstruction PSNR / SSIM / LPIPS per autoencoder (label -> evaluate-autoencoder JSON) and image set."""
+    """Reconstruction PSNR / SSIM / LPIPS per autoencoder (label -> evaluate-autoencoder JSON) and image set,
+    plus the linear reference codec of the same rate where a record carries it (once, from the first)."""
     rows = []
     for label, path in records.items():
         try:
             record = json.loads(Path(path).read_text())
-            sets = record["sets"]
-        except (OSError, json.JSONDecodeError, KeyError) as error:
+            scored = {label: record["sets"]}
+            if "reference_codec" in record and not any(r["autoencoder"] == REFERENCE_CODEC_LABEL for r in rows):
+                scored[REFERENCE_CODEC_LABEL] = record["reference_codec"]["sets"]
+            for name, sets in scored.items():
+                for image_set, values in sets.items():
+                    rows.append(
+                        {"autoencoder": name, "image_set": image_set, **{m: values[m] for m in QUALITY_METRICS}}
+                    )
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
             raise ReportError(f"{path}: not an autoencoder evaluation JSON ({error})") from None
-        for image_set, values in sets.items():
-            rows.append({"autoencoder": label, "image_set": image_set, **{m: values[m] for m in QUALITY_METRICS}})
     return (
         pd.DataFrame(rows).set_index(["image_set", "autoencoder"]).sort_index(level="image_set", sort_remaining=False)
     )

@@ -99,3 +99,36 @@ def test_benchmark_prints_figures(channels, tmp_path, capsys, repo):
     )
     figures = json.loads(capsys.readouterr().out)
     assert figures["train_steps_per_second"] > 0 and figures["decode_images_per_second"] > 0
+
+
+def test_export_ships_an_autoencoder_in_half_precision_with_its_training_record(tmp_path):
+    import torch
+
+    from igae.autoencoders.embedded import build_embedded_autoencoder
+    from igae.autoencoders.model import load_autoencoder
+    from igae.config import load_config
+
+    architecture = load_config(Path(PARAMS), "micro").autoencoder.embedded.architecture
+    torch.manual_seed(0)
+    trained = build_embedded_autoencoder(architecture, 4, 32, zero_init_residuals=False).eval()
+    trained.save_pretrained(tmp_path / "trained")
+    (tmp_path / "trained/training.json").write_text('{"steps": 4}')
+    (tmp_path / "metrics.csv").write_text("step,loss\n1,0.5\n")
+    out = tmp_path / "resources/autoencoders/shipped"
+    status = main(["export-autoencoder", "--model", str(tmp_path / "trained"), "--out", str(out),
+                   "--training-log", str(tmp_path / "metrics.csv")])  # fmt: skip
+    assert status == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.json", "diffusion_pytorch_model.safetensors", "training.json", "training_metrics.csv"
+    ]  # fmt: skip
+    full = (tmp_path / "trained/diffusion_pytorch_model.safetensors").stat().st_size
+    assert (out / "diffusion_pytorch_model.safetensors").stat().st_size < 0.6 * full
+    shipped = load_autoencoder(out, expected_channels=4)
+    assert next(shipped.model.parameters()).dtype == torch.float32  # loaded back into float32 parameters
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        difference = shipped.decode(shipped.encode(images, sample=False)) - trained.decode(
+            trained.encode(images, sample=False)
+        )
+    assert 0 < difference.abs().max() < 0.05  # rounded to float16, nothing more
+    assert next(trained.model.parameters()).dtype == torch.float32  # the exported model is left as it was

@@ -3,8 +3,10 @@ phase), lint, preset switching, bad configuration, the official-data import, the
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 from diffusers import AutoencoderKL
 
 SCENE = "proc-eval-000"
@@ -216,4 +218,6 @@ def test_official_data_scenes_are_imported_not_rendered(project, tmp_path, offic
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr
     assert "igae import-scene --source" in out and "results/renders/c2 --split igae_train --dataset cake" in out
-    assert out.count("igae render-scene") == 2  # the two procedural evaluation scenes only
+    params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    tiny_eval_scenes = params["scenes"]["eval"]["count"]
+    assert out.count("igae render-scene") == tiny_eval_scenes  # the procedural evaluation scenes only

@@ -65,8 +65,9 @@ PRESETS: dict[str, AutoencoderPreset] = {
         None,
         16,
         "the embedded AutoencoderKL trained by this pipeline on the tiny preset's images, 16 channels",
-        recipe="snakemake --cores all --config preset=autoencoder-recipe autoencoder_all, then copy "
-        "results/autoencoders/standard/ there",
+        recipe="`snakemake --cores all --config preset=autoencoder-recipe autoencoder_all`, then `igae "
+        "export-autoencoder --model results/autoencoders/standard --out resources/autoencoders/igae-embedded-f8c16 "
+        "--training-log results/autoencoders/standard_training/metrics.csv`",
     ),
 }
 
@@ -169,9 +170,17 @@ class LatentAutoencoder(torch.nn.Module):
         self.check_image_size(images.shape[-2], images.shape[-1])
 
     # -- persistence ------------------------------------------------------------------------------------------
-    def save_pretrained(self, folder: Path) -> None:
-        """diffusers format: ``AutoencoderKL.from_pretrained(folder)`` loads it (safetensors weights)."""
-        self.model.save_pretrained(str(folder), safe_serialization=True)
+    def save_pretrained(self, folder: Path, dtype: torch.dtype | None = None) -> None:
+        """diffusers format: ``AutoencoderKL.from_pretrained(folder)`` loads it (safetensors weights), in ``dtype``
+        when given (float16 halves a shipped model; diffusers loads it back into float32 parameters)."""
+        if dtype is None:
+            self.model.save_pretrained(str(folder), safe_serialization=True)
+            return
+        original = next(self.model.parameters()).dtype
+        try:
+            self.model.to(dtype).save_pretrained(str(folder), safe_serialization=True)
+        finally:
+            self.model.to(original)
 
 
 def describe_local_copy(preset_name: str) -> str:

@@ -79,6 +79,25 @@ def _fetch_autoencoder(args: argparse.Namespace) -> None:
         write_json_atomic(tmp / "source.json", {"source": str(source)})
 
 
+def _export_autoencoder(args: argparse.Namespace) -> None:
+    import shutil
+
+    import torch
+
+    from igae.autoencoders.model import WEIGHT_FILES, load_autoencoder
+    from igae.io_utils import atomic_directory
+
+    autoencoder = load_autoencoder(args.model)
+    with atomic_directory(args.out) as tmp:
+        autoencoder.save_pretrained(tmp, dtype={"fp16": torch.float16, "fp32": torch.float32}[args.dtype])
+        for extra in sorted(Path(args.model).iterdir()):  # training.json, source.json: how it was made
+            if extra.is_file() and extra.name not in (*WEIGHT_FILES, "config.json"):
+                shutil.copy2(extra, tmp / extra.name)
+        if args.training_log is not None:
+            shutil.copy2(args.training_log, tmp / "training_metrics.csv")
+    log.info("exported %s -> %s (%s)", args.model, args.out, args.dtype)
+
+
 def _evaluate_autoencoder(args: argparse.Namespace) -> None:
     from igae.autoencoders.evaluation import evaluate_autoencoder
     from igae.autoencoders.model import load_autoencoder
@@ -136,6 +155,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--out", type=Path, required=True)
     add_params(command)
     command.set_defaults(handler=_fetch_autoencoder)
+
+    command = commands.add_parser(
+        "export-autoencoder", help="copy a trained autoencoder to ship it (e.g. resources/autoencoders/<name>/)"
+    )
+    command.add_argument("--model", type=Path, required=True, help="diffusers autoencoder folder")
+    command.add_argument("--out", type=Path, required=True, help="folder to write (replaced atomically)")
+    command.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16", help="weights' precision (fp16)")
+    command.add_argument("--training-log", type=Path, default=None, help="metrics.csv of its training, copied")
+    command.set_defaults(handler=_export_autoencoder)
 
     command = commands.add_parser("evaluate-autoencoder", help="PSNR/SSIM/LPIPS of autoencoder reconstructions")
     command.add_argument("--model", type=Path, required=True, help="diffusers autoencoder folder")

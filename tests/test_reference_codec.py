@@ -101,8 +101,8 @@ def test_the_shipped_autoencoder_reconstructs_held_out_photographs_as_recorded_a
     """The shipped weights are the ones measured: on crops of photographs it never saw (the tiny preset's held-out
     photos), D(E(mean)) scores the held-out PSNR its training log recorded at its last step (fp16 weights: within
     0.05 dB), far above the from-scratch AE of the main job before it (19.7 dB) but still under the PCA codec of the
-    same rate fitted on the training crops (README "A fair stand-in": 23.5 against 26.9 dB); colours hold to a mean
-    error under 6/255 per image."""
+    same rate fitted on the training crops (README "A fair stand-in": 23.5 against 26.9 dB); the mean colour of an
+    image is off by under 6/255 on average (hues it never saw are not kept: README)."""
     monkeypatch.chdir(ROOT)
     settings: RealImagesConfig = TINY.real_images
     prepare_real_images(settings, TINY.render.image_size, tmp_path / "real")

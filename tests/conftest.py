@@ -77,6 +77,19 @@ class Project:
 
 
 @pytest.fixture(scope="session")
+def write_pngs() -> Callable:
+    """``write_pngs(images, folder)``: uint8 images [N, 3, H, W] saved as ``folder/img_<i>.png``; their paths."""
+
+    def write(images, folder: Path) -> list[Path]:
+        paths = [Path(folder) / f"img_{index}.png" for index in range(len(images))]
+        for image, path in zip(images, paths, strict=True):
+            Image.fromarray(image.permute(1, 2, 0).numpy()).save(path)
+        return paths
+
+    return write
+
+
+@pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
 

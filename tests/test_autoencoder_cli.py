@@ -112,6 +112,7 @@ def test_export_ships_an_autoencoder_in_half_precision_with_its_training_record(
     torch.manual_seed(0)
     trained = build_embedded_autoencoder(architecture, 4, 32, zero_init_residuals=False).eval()
     trained.save_pretrained(tmp_path / "trained")
+    weights = {name: value.clone() for name, value in trained.model.state_dict().items()}
     (tmp_path / "trained/training.json").write_text('{"steps": 4}')
     (tmp_path / "metrics.csv").write_text("step,loss\n1,0.5\n")
     out = tmp_path / "resources/autoencoders/shipped"
@@ -132,3 +133,5 @@ def test_export_ships_an_autoencoder_in_half_precision_with_its_training_record(
         )
     assert 0 < difference.abs().max() < 0.05  # rounded to float16, nothing more
     assert next(trained.model.parameters()).dtype == torch.float32  # the exported model is left as it was
+    trained.save_pretrained(tmp_path / "half", dtype=torch.float16)  # what export does, here in the same process
+    assert all(torch.equal(value, weights[name]) for name, value in trained.model.state_dict().items())

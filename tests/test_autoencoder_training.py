@@ -114,12 +114,9 @@ def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
     assert record["resumed_from_step"] == 0
 
 
-def test_autoencoder_evaluation_writes_json_csv_and_figure(tmp_path):
+def test_autoencoder_evaluation_writes_json_csv_and_figure(tmp_path, write_pngs):
     images = photo_crops(6)
-    paths = []
-    for index, image in enumerate(images):
-        paths.append(tmp_path / f"img_{index}.png")
-        Image.fromarray(image.permute(1, 2, 0).numpy()).save(paths[-1])
+    paths = write_pngs(images, tmp_path)
     torch.manual_seed(0)
     autoencoder = embedded.build_embedded_autoencoder(ARCHITECTURE, CHANNELS, 32)
     result = evaluate_autoencoder(

@@ -421,12 +421,12 @@ class RunPlan:
 
 
 def local_pretrained_folder(source: str, pretrained: str) -> str | None:
-    """The local folder a ``pretrained`` standard AE is copied from (``resources/autoencoders/<preset>`` or the
-    folder named), so that the job copying it reruns when its files change; None when it comes from the hub
-    cache or when the AE is trained here (``source: embedded``)."""
+    """The local folder a ``pretrained`` standard AE is copied from (the folder named, else
+    ``resources/autoencoders/<preset>``: the loader's order), so that the job copying it reruns when its files
+    change; None when it comes from the hub cache or when the AE is trained here (``source: embedded``)."""
     if source != "pretrained":
         return None
-    for folder in (LOCAL_AUTOENCODERS / pretrained, Path(pretrained)):
+    for folder in (Path(pretrained), LOCAL_AUTOENCODERS / pretrained):
         if folder.is_dir():
             return str(folder)
     return None

@@ -12,6 +12,7 @@ values the decoder takes; the diffusers ``scaling_factor`` is not used (IG-AE no
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -173,14 +174,8 @@ class LatentAutoencoder(torch.nn.Module):
     def save_pretrained(self, folder: Path, dtype: torch.dtype | None = None) -> None:
         """diffusers format: ``AutoencoderKL.from_pretrained(folder)`` loads it (safetensors weights), in ``dtype``
         when given (float16 halves a shipped model; diffusers loads it back into float32 parameters)."""
-        if dtype is None:
-            self.model.save_pretrained(str(folder), safe_serialization=True)
-            return
-        original = next(self.model.parameters()).dtype
-        try:
-            self.model.to(dtype).save_pretrained(str(folder), safe_serialization=True)
-        finally:
-            self.model.to(original)
+        model = self.model if dtype is None else copy.deepcopy(self.model).to(dtype)  # this model's weights untouched
+        model.save_pretrained(str(folder), safe_serialization=True)
 
 
 def describe_local_copy(preset_name: str) -> str:

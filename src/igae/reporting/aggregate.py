@@ -188,12 +188,14 @@ def autoencoder_table(records: dict[str, Path]) -> pd.DataFrame:
     """Reconstruction PSNR / SSIM / LPIPS per autoencoder (label -> evaluate-autoencoder JSON) and image set,
     plus the linear reference codec of the same rate where a record carries it (once, from the first)."""
     rows = []
+    reference_shown = False
     for label, path in records.items():
         try:
             record = json.loads(Path(path).read_text())
             scored = {label: record["sets"]}
-            if "reference_codec" in record and not any(r["autoencoder"] == REFERENCE_CODEC_LABEL for r in rows):
+            if "reference_codec" in record and not reference_shown:
                 scored[REFERENCE_CODEC_LABEL] = record["reference_codec"]["sets"]
+                reference_shown = True
             for name, sets in scored.items():
                 for image_set, values in sets.items():
                     rows.append(

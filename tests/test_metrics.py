@@ -6,7 +6,7 @@ import skimage.data
 import torch
 
 from igae.errors import IgaeError
-from igae.evaluation.image_metrics import ImageMetrics, psnr
+from igae.evaluation.image_metrics import ImageMetrics, colour_error, psnr
 from igae.evaluation.lpips_weights import require_lpips_weights, weight_path
 
 #: LPIPS (v0.1, AlexNet) of :func:`distorted_pair`, computed with the JAX reference implementation:
@@ -59,6 +59,18 @@ def test_torchmetrics_lpips_runs_offline_with_the_same_weights():
 def test_psnr_of_a_known_error():
     target = torch.full((2, 3, 8, 8), 0.5)
     assert psnr(target + 0.1, target).tolist() == pytest.approx([20.0, 20.0], abs=1e-4)
+
+
+def test_colour_error_counts_tone_and_hue_not_lost_detail():
+    photo = torch.from_numpy(skimage.data.chelsea()[:128, :128]).permute(2, 0, 1)[None].float() / 255  # [1, 3, H, W]
+    blurred = torch.nn.functional.avg_pool2d(photo, 8).repeat_interleave(8, -1).repeat_interleave(8, -2)
+    warmer = (photo + torch.tensor([0.04, 0.0, -0.04])[:, None, None]).clamp(0, 1)
+    recoloured = photo.roll(1, dims=1)  # RGB -> BRG: the orange cat turns blue-violet
+    assert float(colour_error(photo, photo)) == 0.0
+    assert float(colour_error(blurred, photo)) == pytest.approx(0.0, abs=1e-4)  # detail lost, 8x8 blocks: no colour
+    assert float(psnr(blurred, photo)) < float(psnr(warmer, photo))  # though PSNR ranks the blur as the worse
+    assert float(colour_error(warmer, photo)) == pytest.approx(255 * 0.08 / 3, abs=0.3)  # +-10 levels in R and B
+    assert float(colour_error(recoloured, photo)) > 20
 
 
 def test_missing_lpips_weights_are_a_clear_error_not_a_download(tmp_path, monkeypatch):

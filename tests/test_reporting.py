@@ -128,8 +128,8 @@ def test_an_unreadable_strip_is_reported_by_path(tmp_path):
 
 def write_autoencoder_record(path, real_psnr, rendered_psnr):
     sets = {
-        "real_heldout": {"images": 4, "psnr": real_psnr, "ssim": 0.5, "lpips": 0.4},
-        "rendered_heldout": {"images": 4, "psnr": rendered_psnr, "ssim": 0.8, "lpips": 0.2},
+        "real_heldout": {"images": 4, "psnr": real_psnr, "ssim": 0.5, "lpips": 0.4, "colour_error": 3.0},
+        "rendered_heldout": {"images": 4, "psnr": rendered_psnr, "ssim": 0.8, "lpips": 0.2, "colour_error": 1.0},
     }
     path.write_text(json.dumps({"sets": sets}))
     return path

@@ -131,6 +131,7 @@ def _evaluate_autoencoder(args: argparse.Namespace) -> None:
         figure=args.figure,
         metadata={"autoencoder": str(args.model), "label": args.label},
         reference_training=reference_training,
+        recolour=("real_heldout",),
     )
     print(json.dumps(result["sets"], indent=2))
 

@@ -15,6 +15,7 @@ from typing import Iterable, Mapping, Sequence
 import pandas as pd
 
 from igae.errors import ConfigError, IgaeError
+from igae.evaluation.image_metrics import AUTOENCODER_METRICS
 from igae.reporting.outputs import STUDY_PREFIX
 from igae.training.ablation import ABLATION_TERMS, FULL, variant_names, variant_term
 
@@ -36,7 +37,7 @@ HIGHER_IS_BETTER = {
     "psnr": True, "ssim": True, "lpips": False, "latent_psnr": True, "autoencoder_psnr": True,
     "train_seconds": False, "train_iterations_per_second": True, "render_seconds_per_image": False,
     "train_speedup": True, "render_speedup": True,
-    "autoencoder_real_heldout_psnr": True, "autoencoder_rendered_heldout_psnr": True,
+    "autoencoder_real_heldout_psnr": True, "autoencoder_rendered_heldout_psnr": True, "colour_error": False,
 }  # fmt: skip
 TIMING_FIELDS = ("train_seconds", "train_iterations_per_second", "render_seconds_per_image")
 
@@ -185,8 +186,9 @@ REFERENCE_CODEC_LABEL = "PCA codec (same rate)"
 
 
 def autoencoder_table(records: dict[str, Path]) -> pd.DataFrame:
-    """Reconstruction PSNR / SSIM / LPIPS per autoencoder (label -> evaluate-autoencoder JSON) and image set,
-    plus the linear reference codec of the same rate where a record carries it (once, from the first)."""
+    """Reconstruction PSNR / SSIM / LPIPS and colour error per autoencoder (label -> evaluate-autoencoder JSON)
+    and image set, plus the linear reference codec of the same rate where a record carries it (once, from the
+    first)."""
     rows = []
     reference_shown = False
     for label, path in records.items():
@@ -199,7 +201,7 @@ def autoencoder_table(records: dict[str, Path]) -> pd.DataFrame:
             for name, sets in scored.items():
                 for image_set, values in sets.items():
                     rows.append(
-                        {"autoencoder": name, "image_set": image_set, **{m: values[m] for m in QUALITY_METRICS}}
+                        {"autoencoder": name, "image_set": image_set, **{m: values[m] for m in AUTOENCODER_METRICS}}
                     )
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
             raise ReportError(f"{path}: not an autoencoder evaluation JSON ({error})") from None

@@ -22,7 +22,7 @@ from igae.training.ablation import ABLATION_TERMS, variant_label, variant_names
 DIGITS = {"psnr": 2, "latent_psnr": 2, "autoencoder_psnr": 2, "train_seconds": 1, "train_iterations_per_second": 2,
           "render_seconds_per_image": 4, "train_speedup": 2, "render_speedup": 1,
           "autoencoder_real_heldout_psnr": 2, "autoencoder_rendered_heldout_psnr": 2, "scenes": 0,
-          "stage1_psnr": 2, "steps": 0, "monitor_render_psnr": 2, "real_ae_psnr": 2}  # fmt: skip
+          "stage1_psnr": 2, "steps": 0, "monitor_render_psnr": 2, "real_ae_psnr": 2, "colour_error": 1}  # fmt: skip
 HEADERS = {
     "psnr": ("PSNR ↑", r"PSNR $\uparrow$"),
     "ssim": ("SSIM ↑", r"SSIM $\uparrow$"),
@@ -43,6 +43,7 @@ HEADERS = {
     "steps": ("stage-2 steps", "stage-2 steps"),
     "monitor_render_psnr": ("IG-AE monitor PSNR ↑", r"IG-AE monitor PSNR $\uparrow$"),
     "real_ae_psnr": ("AE PSNR real ↑", r"AE PSNR real $\uparrow$"),
+    "colour_error": ("colour error ↓", r"colour error $\downarrow$"),
 }
 INDEX_HEADERS = {
     "method": "Method", "space": "Space", "image_set": "Images", "autoencoder": "Autoencoder",
@@ -54,6 +55,7 @@ LABELS = {
     **{variant: variant_label(variant) for variant in variant_names(ABLATION_TERMS)},
     "real_heldout": "real (held out)",
     "rendered_heldout": "rendered (held out)",
+    "real_heldout_recoloured": "real, channels rotated (held out)",
     **{comparison_name(a, b): f"{SPACE_LABELS[a]} − {SPACE_LABELS[b]}" for a, b in COMPARISONS},
 }
 

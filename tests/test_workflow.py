@@ -44,8 +44,11 @@ def test_autoencoder_phase_trains_a_diffusers_autoencoder_and_evaluates_it(micro
     model = AutoencoderKL.from_pretrained(root / "results/autoencoders/standard")
     assert model.config.latent_channels == 16 and list(model.config.block_out_channels) == [8, 8, 16, 16]
     metrics = json.loads((root / "results/metrics/autoencoder/standard.json").read_text())
-    assert set(metrics["sets"]) == {"real_heldout", "rendered_heldout"}
+    assert set(metrics["sets"]) == {"real_heldout", "rendered_heldout", "real_heldout_recoloured"}
     assert metrics["sets"]["rendered_heldout"]["images"] == 5 and metrics["sets"]["real_heldout"]["images"] == 3
+    recoloured = metrics["sets"]["real_heldout_recoloured"]
+    assert recoloured["images"] == 3 and "colour_error" in recoloured
+    assert "colour_error" in metrics["sets"]["real_heldout"]
     assert len(metrics["latent_background"]) == 16
     assert (root / "results/autoencoders/standard_training/metrics.csv").is_file()
     assert (root / "results/figures/autoencoder/standard_reconstructions.png").is_file()

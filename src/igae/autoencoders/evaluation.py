@@ -63,8 +63,8 @@ def reconstruct(
 def score_images(
     metrics: ImageMetrics, reconstructions: torch.Tensor, originals: torch.Tensor, batch_size: int = 32
 ) -> dict[str, torch.Tensor]:
-    """PSNR / SSIM / LPIPS per image of ``reconstructions`` against ``originals`` (both [N, 3, H, W] in [0, 1]),
-    computed in batches on the metrics' device; returns metric -> [N] values."""
+    """PSNR / SSIM / LPIPS and colour error per image of ``reconstructions`` against ``originals`` (both
+    [N, 3, H, W] in [0, 1]), computed in batches on the metrics' device; returns metric -> [N] values."""
     device = next(metrics.parameters()).device
     scores: dict[str, list[torch.Tensor]] = {key: [] for key in AUTOENCODER_METRICS}
     for start in range(0, len(originals), batch_size):
@@ -113,14 +113,14 @@ def evaluate_autoencoder(
     unknown = sorted(set(recolour) - set(image_sets))
     if unknown:
         raise ValueError(f"recolour names sets {unknown} that are not among the image sets {sorted(image_sets)}")
-    scored_sets = []  # (set name, its images' paths, uint8 images [N, 3, H, W]); the recoloured ones last
+    scored_sets = []  # (set name, its images' paths, uint8 images [N, 3, H, W], recoloured); the recoloured last
     for name, paths in image_sets.items():
         images = load_images(paths)
         autoencoder.check_image_size(images.shape[-2], images.shape[-1], f"the '{name}' images")
-        scored_sets.append((name, paths, images))
-    scored_sets += [(name + RECOLOURED_SUFFIX, paths, rotate_channels(images)) for name, paths, images in scored_sets
-                    if name in recolour]  # fmt: skip
-    for name, paths, images in scored_sets:
+        scored_sets.append((name, paths, images, False))
+    scored_sets += [(name + RECOLOURED_SUFFIX, paths, rotate_channels(images), True)
+                    for name, paths, images, _ in scored_sets if name in recolour]  # fmt: skip
+    for name, paths, images, recoloured in scored_sets:
         reconstructions, latents = reconstruct(autoencoder, images, posterior=posterior, generator=generator)
         originals = images.float() / 255.0
         per_image = score_images(metrics, reconstructions, originals)
@@ -131,7 +131,7 @@ def evaluate_autoencoder(
         for index, path in enumerate(paths):
             rows.append({"set": name, "image": str(path), **{k: float(v[index]) for k, v in per_image.items()}})
         grid_rows += [originals, reconstructions]
-        if not name.endswith(RECOLOURED_SUFFIX):  # the latent statistics are those of the real sets
+        if not recoloured:  # the latent statistics are those of the sets as given
             all_latents.append(latents)
         log.info("%s: %s", name, {key: round(value, 4) for key, value in summary[name].items()})
 
